@@ -1,0 +1,1 @@
+"""The xlwings handlers behind the master workbook's buttons."""

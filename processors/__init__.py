@@ -1,0 +1,1 @@
+"""Reading returned workbooks, validation, the ledger, receipts, the watcher and the CLI."""
