@@ -36,6 +36,7 @@ from forms.parsing import (
     parse_weekday,
     parse_whole,
     relations_parser,
+    suggest_thousands,
 )
 from forms.schema import (
     TZ,
@@ -408,6 +409,14 @@ def _build_targets(raw: RawDefinition, col: _Collector, units: dict[str, Unit], 
         if all(values.get(k) is None for k in ("value", "daily", "rate")):
             col.add("empty_target", "Dòng giao chỉ tiêu chưa có số lượng, chỉ tiêu trong ngày hay tỷ lệ.", row, "value",
                     "điền «Chỉ tiêu» hoặc «Tỷ lệ (%)».")
+            continue
+        fractional = [k for k in ("value", "daily") if values.get(k) is not None and not float(values[k]).is_integer()]
+        if fractional and indicator.kind in (IndicatorKind.COUNT, IndicatorKind.SUM):
+            key = fractional[0]
+            amount = values[key]
+            meant = suggest_thousands(amount)
+            hint = f"nếu ý là {meant} (dấu chấm ngăn cách hàng nghìn), hãy nhập {meant}." if meant else "nhập số nguyên."
+            col.add("fractional_count", f"Chỉ tiêu {amount:g} không phải số nguyên.", row, key, hint, amount)
             continue
         if values.get("rate") is not None and indicator.kind not in (IndicatorKind.RATIO, IndicatorKind.PERCENT):
             col.add("target_kind_mismatch", f"Chỉ tiêu «{indicator.code}» là {indicator.kind.label}, không giao theo tỷ lệ.",

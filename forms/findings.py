@@ -7,9 +7,11 @@ read the message. The same record feeds error listings, the ledger and receipts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+_COLUMN = re.compile(r"^[A-Z]{1,3}$")
 ERROR = "error"
 WARNING = "warning"
 
@@ -31,7 +33,7 @@ class Finding:
     @property
     def cell(self) -> str | None:
         """The cell as Excel shows it (e.g. ``E14``), when both column and row are known."""
-        if self.column and self.row:
+        if self.column and self.row and _COLUMN.match(self.column):
             return f"{self.column}{self.row}"
         return None
 

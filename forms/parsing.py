@@ -81,6 +81,18 @@ def parse_number(value: Any) -> float:
         raise CellError("not_a_number", f"«{parse_text(value)}» không phải là số.", "nhập một số, ví dụ 50802.") from None
 
 
+def suggest_thousands(amount: float) -> int | None:
+    """The whole number meant when ``50.802`` was typed with a dot between thousands, if it fits.
+
+    An English-locale spreadsheet reads "1.500" as 1.5, so any non-whole amount with at most
+    three decimals is taken as thousands: 50.802 -> 50802, 1.5 -> 1500.
+    """
+    scaled = amount * 1000
+    if amount.is_integer() or abs(scaled - round(scaled)) > 1e-6:
+        return None
+    return round(scaled)
+
+
 def parse_amount(value: Any) -> float:
     """A number that is not negative (a quota, a bound on a count)."""
     number = parse_number(value)
