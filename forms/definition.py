@@ -92,17 +92,47 @@ INFO_COLUMNS = (
     Column("legal_basis", "Căn cứ", parse_text, False, "Các văn bản làm căn cứ, in trên mẫu biểu."),
     Column("start", "Ngày bắt đầu", parse_date, True, "Ngày/tháng/năm."),
     Column("end", "Ngày kết thúc", parse_date, True, "Ngày/tháng/năm."),
-    Column("template_version", "Phiên bản mẫu biểu", parse_whole, False, "Tăng lên 1 mỗi khi sửa định nghĩa và phát lại mẫu."),
-    Column("late_days", "Số ngày còn nhận báo cáo trễ", parse_whole, False, "Sau hạn nộp bao nhiêu ngày thì khóa kỳ (mặc định 7)."),
-    Column("score_rate_cap", "Tỷ lệ tối đa khi tính điểm (%)", _cap, False, "Tỷ lệ đạt vượt mức này không được cộng thêm điểm (mặc định 100%)."),
+    Column(
+        "template_version",
+        "Phiên bản mẫu biểu",
+        parse_whole,
+        False,
+        "Tăng lên 1 mỗi khi sửa định nghĩa và phát lại mẫu.",
+    ),
+    Column(
+        "late_days",
+        "Số ngày còn nhận báo cáo trễ",
+        parse_whole,
+        False,
+        "Sau hạn nộp bao nhiêu ngày thì khóa kỳ (mặc định 7).",
+    ),
+    Column(
+        "score_rate_cap",
+        "Tỷ lệ tối đa khi tính điểm (%)",
+        _cap,
+        False,
+        "Tỷ lệ đạt vượt mức này không được cộng thêm điểm (mặc định 100%).",
+    ),
 )
 
 UNIT_COLUMNS = (
     Column("code", "Mã đơn vị", parse_code, True, "Chữ không dấu, số, gạch dưới; không trùng nhau."),
     Column("name", "Tên đơn vị", parse_text, True, "Tên in trên mẫu biểu."),
     Column("parent", "Mã đơn vị cấp trên", parse_code, False, "Để trống với đơn vị cao nhất."),
-    Column("level", "Cấp", enum_parser(Level, "cấp"), True, "tỉnh, huyện, xã, thôn, sở, ban, ngành, đoàn thể, trường học, cơ quan, khác."),
-    Column("kind", "Loại hình", enum_parser(UnitKind, "loại hình"), False, "xã, phường, thị trấn, huyện, thị xã, thành phố…"),
+    Column(
+        "level",
+        "Cấp",
+        enum_parser(Level, "cấp"),
+        True,
+        "tỉnh, huyện, xã, thôn, sở, ban, ngành, đoàn thể, trường học, cơ quan, khác.",
+    ),
+    Column(
+        "kind",
+        "Loại hình",
+        enum_parser(UnitKind, "loại hình"),
+        False,
+        "xã, phường, thị trấn, huyện, thị xã, thành phố…",
+    ),
     Column("reports", "Nộp báo cáo", parse_bool, False, "«có» (mặc định) hoặc «không» (ví dụ dòng tổng toàn tỉnh)."),
     Column("contact", "Người liên hệ", parse_text),
     Column("phone", "Điện thoại", parse_text),
@@ -114,10 +144,21 @@ INDICATOR_COLUMNS = (
     Column("code", "Mã chỉ tiêu", parse_code, True, "Chữ không dấu, số, gạch dưới; dùng trong tên ô NHAP_<mã>."),
     Column("name", "Tên chỉ tiêu", parse_text, True),
     Column("measure", "Đơn vị tính", parse_text, False, "Ví dụ tài khoản, hồ sơ, %."),
-    Column("kind", "Loại", enum_parser(IndicatorKind, "loại chỉ tiêu"), False,
-           "số lượng (mặc định), tổng tính, tỷ lệ tính, phần trăm, có/không, trạng thái, văn bản."),
+    Column(
+        "kind",
+        "Loại",
+        enum_parser(IndicatorKind, "loại chỉ tiêu"),
+        False,
+        "số lượng (mặc định), tổng tính, tỷ lệ tính, phần trăm, có/không, trạng thái, văn bản.",
+    ),
     Column("cumulative", "Lũy kế", parse_bool, False, "«có» nếu số báo cáo là số cộng dồn từ đầu chiến dịch."),
-    Column("parts", "Cộng từ các chỉ tiêu", list_parser(parse_code), False, "Với loại «tổng tính»: các mã chỉ tiêu cộng lại."),
+    Column(
+        "parts",
+        "Cộng từ các chỉ tiêu",
+        list_parser(parse_code),
+        False,
+        "Với loại «tổng tính»: các mã chỉ tiêu cộng lại.",
+    ),
     Column("numerator", "Tử số", parse_code, False, "Với loại «tỷ lệ tính»: mã chỉ tiêu ở tử số."),
     Column("denominator", "Mẫu số", parse_code, False, "Với loại «tỷ lệ tính»: mã chỉ tiêu hoặc mã thuộc tính đơn vị."),
     Column("minimum", "Giá trị nhỏ nhất", parse_number),
@@ -125,7 +166,13 @@ INDICATOR_COLUMNS = (
     Column("relations", "Ràng buộc", parse_text, False, "Ví dụ «<= HS_TONG»; nhiều ràng buộc cách nhau bởi dấu «;»."),
     Column("choices", "Các lựa chọn", parse_list, False, "Với loại «trạng thái»: các lựa chọn cách nhau bởi dấu «;»."),
     Column("levels", "Áp dụng cho cấp", list_parser(enum_parser(Level, "cấp")), False, "Để trống: mọi đơn vị."),
-    Column("targeted_only", "Chỉ đơn vị được giao", parse_bool, False, "«có»: chỉ đơn vị có dòng giao chỉ tiêu này mới báo cáo."),
+    Column(
+        "targeted_only",
+        "Chỉ đơn vị được giao",
+        parse_bool,
+        False,
+        "«có»: chỉ đơn vị có dòng giao chỉ tiêu này mới báo cáo.",
+    ),
     Column("weight", "Trọng số", parse_amount, False, "Trọng số khi tính điểm tổng hợp (0 = không tính)."),
     Column("coordinating", "Cơ quan phối hợp", parse_text),
     Column("note", "Ghi chú", parse_text),
@@ -151,7 +198,13 @@ PERIOD_COLUMNS = (
     Column("end", "Đến ngày", parse_date, True),
     Column("deadline_date", "Hạn nộp (ngày)", parse_date, False, "Để trống: ngày cuối kỳ cộng «Hạn nộp sau kỳ»."),
     Column("deadline_time", "Giờ hạn nộp", parse_time, False, "Ví dụ 09:00 (mặc định 23:59)."),
-    Column("frequency", "Lặp lại", enum_parser(Frequency, "cách lặp"), False, "hằng ngày, hằng tuần, hằng tháng; trống = một kỳ."),
+    Column(
+        "frequency",
+        "Lặp lại",
+        enum_parser(Frequency, "cách lặp"),
+        False,
+        "hằng ngày, hằng tuần, hằng tháng; trống = một kỳ.",
+    ),
     Column("deadline_weekday", "Thứ hạn nộp", parse_weekday, False, "Với kỳ hằng tuần, ví dụ «Thứ Sáu»."),
     Column("deadline_days_after", "Hạn nộp sau kỳ (ngày)", parse_whole, False, "Số ngày sau ngày cuối kỳ."),
     Column("note", "Ghi chú", parse_text),
@@ -269,8 +322,12 @@ def build_campaign(raw: RawDefinition) -> Campaign:
     except ValidationError as err:  # a check missed above: still answer in Vietnamese
         raise DefinitionError(
             raw.source,
-            [Finding(code="invalid", message=f"Định nghĩa không hợp lệ: {e['msg']} ({'.'.join(map(str, e['loc']))}).")
-             for e in err.errors()],
+            [
+                Finding(
+                    code="invalid", message=f"Định nghĩa không hợp lệ: {e['msg']} ({'.'.join(map(str, e['loc']))})."
+                )
+                for e in err.errors()
+            ],
         ) from None
 
 
@@ -292,18 +349,30 @@ def _build_units(raw: RawDefinition, col: _Collector) -> dict[str, Unit]:
             continue
         if values["code"] in parsed:
             first = parsed[values["code"]][0]
-            col.add("duplicate_unit", f"Mã đơn vị «{values['code']}» bị trùng (đã có ở dòng {first.row}).",
-                    row, "code", "đặt mã khác cho một trong hai đơn vị.", values["code"])
+            col.add(
+                "duplicate_unit",
+                f"Mã đơn vị «{values['code']}» bị trùng (đã có ở dòng {first.row}).",
+                row,
+                "code",
+                "đặt mã khác cho một trong hai đơn vị.",
+                values["code"],
+            )
             continue
         values["attributes"] = attrs
         parsed[values["code"]] = (row, values)
     if not raw.units:
         col.add("empty_section", "Chưa có đơn vị nào.", RawRow(SHEET_UNITS, None), hint="thêm ít nhất một đơn vị.")
-    for code, (row, values) in parsed.items():
+    for row, values in parsed.values():
         parent = values.get("parent")
         if parent and parent not in parsed:
-            col.add("unknown_parent", f"Đơn vị cấp trên «{parent}» không có trong danh sách đơn vị.",
-                    row, "parent", "sửa mã cấp trên hoặc thêm đơn vị đó.", parent)
+            col.add(
+                "unknown_parent",
+                f"Đơn vị cấp trên «{parent}» không có trong danh sách đơn vị.",
+                row,
+                "parent",
+                "sửa mã cấp trên hoặc thêm đơn vị đó.",
+                parent,
+            )
     for code, (row, _values) in parsed.items():
         seen = [code]
         current = parsed[code][1].get("parent")
@@ -311,9 +380,15 @@ def _build_units(raw: RawDefinition, col: _Collector) -> dict[str, Unit]:
             seen.append(current)
             current = parsed[current][1].get("parent")
         if current == code:
-            chain = " → ".join(seen + [code])
-            col.add("hierarchy_cycle", f"Quan hệ cấp trên bị vòng lặp: {chain}.", row, "parent",
-                    "sửa mã cấp trên để mỗi đơn vị có một đơn vị cao nhất.", code)
+            chain = " → ".join([*seen, code])
+            col.add(
+                "hierarchy_cycle",
+                f"Quan hệ cấp trên bị vòng lặp: {chain}.",
+                row,
+                "parent",
+                "sửa mã cấp trên để mỗi đơn vị có một đơn vị cao nhất.",
+                code,
+            )
     return {code: Unit(**values) for code, (_row, values) in parsed.items()}
 
 
@@ -325,11 +400,23 @@ def _build_indicators(raw: RawDefinition, col: _Collector, attributes: set[str])
             continue
         code = values["code"]
         if code in parsed:
-            col.add("duplicate_indicator", f"Mã chỉ tiêu «{code}» bị trùng (đã có ở dòng {parsed[code][0].row}).",
-                    row, "code", "đặt mã khác.", code)
+            col.add(
+                "duplicate_indicator",
+                f"Mã chỉ tiêu «{code}» bị trùng (đã có ở dòng {parsed[code][0].row}).",
+                row,
+                "code",
+                "đặt mã khác.",
+                code,
+            )
             continue
         if code in attributes:
-            col.add("code_clash", f"Mã «{code}» vừa là chỉ tiêu vừa là thuộc tính đơn vị.", row, "code", "đổi một trong hai mã.")
+            col.add(
+                "code_clash",
+                f"Mã «{code}» vừa là chỉ tiêu vừa là thuộc tính đơn vị.",
+                row,
+                "code",
+                "đổi một trong hai mã.",
+            )
         try:
             values["relations"] = relations_parser(code)(values.get("relations", ""))
         except CellError as err:
@@ -337,49 +424,90 @@ def _build_indicators(raw: RawDefinition, col: _Collector, attributes: set[str])
             continue
         parsed[code] = (row, values)
     if not raw.indicators:
-        col.add("empty_section", "Chưa có chỉ tiêu nào.", RawRow(SHEET_INDICATORS, None), hint="thêm ít nhất một chỉ tiêu.")
+        col.add(
+            "empty_section", "Chưa có chỉ tiêu nào.", RawRow(SHEET_INDICATORS, None), hint="thêm ít nhất một chỉ tiêu."
+        )
     result: dict[str, Indicator] = {}
     for code, (row, values) in parsed.items():
         kind = values.get("kind", IndicatorKind.COUNT)
         ok = True
         for rel in values["relations"]:
             if rel.right not in parsed:
-                col.add("unknown_relation_indicator", f"Ràng buộc «{rel.text()}» nêu chỉ tiêu «{rel.right}» không có trong danh sách.",
-                        row, "relations", "sửa mã chỉ tiêu trong ràng buộc.", rel.right)
+                col.add(
+                    "unknown_relation_indicator",
+                    f"Ràng buộc «{rel.text()}» nêu chỉ tiêu «{rel.right}» không có trong danh sách.",
+                    row,
+                    "relations",
+                    "sửa mã chỉ tiêu trong ràng buộc.",
+                    rel.right,
+                )
                 ok = False
         if kind is IndicatorKind.RATIO:
             for key, label in (("numerator", "Tử số"), ("denominator", "Mẫu số")):
                 operand = values.get(key)
                 if not operand:
-                    col.add("missing_value", f"Chỉ tiêu loại «tỷ lệ tính» cần «{label}».", row, key, "điền mã chỉ tiêu.")
+                    col.add(
+                        "missing_value", f"Chỉ tiêu loại «tỷ lệ tính» cần «{label}».", row, key, "điền mã chỉ tiêu."
+                    )
                     ok = False
                 elif operand not in parsed and not (key == "denominator" and operand in attributes):
-                    col.add("unknown_ratio_operand", f"«{label}» nêu «{operand}», không phải chỉ tiêu hay thuộc tính đơn vị nào.",
-                            row, key, "sửa mã cho đúng.", operand)
+                    col.add(
+                        "unknown_ratio_operand",
+                        f"«{label}» nêu «{operand}», không phải chỉ tiêu hay thuộc tính đơn vị nào.",
+                        row,
+                        key,
+                        "sửa mã cho đúng.",
+                        operand,
+                    )
                     ok = False
         if kind is IndicatorKind.SUM:
             if not values.get("parts"):
-                col.add("missing_value", "Chỉ tiêu loại «tổng tính» cần «Cộng từ các chỉ tiêu».", row, "parts", "điền các mã chỉ tiêu.")
+                col.add(
+                    "missing_value",
+                    "Chỉ tiêu loại «tổng tính» cần «Cộng từ các chỉ tiêu».",
+                    row,
+                    "parts",
+                    "điền các mã chỉ tiêu.",
+                )
                 ok = False
             for part in values.get("parts", ()):
                 if part not in parsed:
-                    col.add("unknown_ratio_operand", f"«Cộng từ các chỉ tiêu» nêu «{part}» không có trong danh sách.",
-                            row, "parts", "sửa mã cho đúng.", part)
+                    col.add(
+                        "unknown_ratio_operand",
+                        f"«Cộng từ các chỉ tiêu» nêu «{part}» không có trong danh sách.",
+                        row,
+                        "parts",
+                        "sửa mã cho đúng.",
+                        part,
+                    )
                     ok = False
         if kind is IndicatorKind.STATUS and not values.get("choices"):
-            col.add("missing_choices", "Chỉ tiêu loại «trạng thái» cần «Các lựa chọn».", row, "choices",
-                    "ví dụ «Chưa thực hiện; Đang thực hiện; Hoàn thành».")
+            col.add(
+                "missing_choices",
+                "Chỉ tiêu loại «trạng thái» cần «Các lựa chọn».",
+                row,
+                "choices",
+                "ví dụ «Chưa thực hiện; Đang thực hiện; Hoàn thành».",
+            )
             ok = False
         lo, hi = values.get("minimum"), values.get("maximum")
         if lo is not None and hi is not None and lo > hi:
-            col.add("bad_bounds", f"Giá trị nhỏ nhất ({lo:g}) lớn hơn giá trị lớn nhất ({hi:g}).", row, "maximum", "sửa lại hai giới hạn.")
+            col.add(
+                "bad_bounds",
+                f"Giá trị nhỏ nhất ({lo:g}) lớn hơn giá trị lớn nhất ({hi:g}).",
+                row,
+                "maximum",
+                "sửa lại hai giới hạn.",
+            )
             ok = False
         if ok:
             result[code] = Indicator(**values)
     return result
 
 
-def _build_targets(raw: RawDefinition, col: _Collector, units: dict[str, Unit], indicators: dict[str, Indicator]) -> list[Target]:
+def _build_targets(
+    raw: RawDefinition, col: _Collector, units: dict[str, Unit], indicators: dict[str, Indicator]
+) -> list[Target]:
     names: dict[str, list[str]] = {}
     for unit in units.values():
         names.setdefault(fold(unit.name), []).append(unit.code)
@@ -392,35 +520,65 @@ def _build_targets(raw: RawDefinition, col: _Collector, units: dict[str, Unit], 
         if not values.get("unit") and unit_name and "level" not in values and "kind" not in values:
             matches = names.get(fold(unit_name), [])
             if len(matches) != 1:
-                col.add("unknown_unit", f"Không tìm thấy đúng một đơn vị tên «{unit_name}».", row, "unit_name",
-                        "điền «Mã đơn vị» hoặc sửa tên cho khớp trang «Đơn vị».", unit_name)
+                col.add(
+                    "unknown_unit",
+                    f"Không tìm thấy đúng một đơn vị tên «{unit_name}».",
+                    row,
+                    "unit_name",
+                    "điền «Mã đơn vị» hoặc sửa tên cho khớp trang «Đơn vị».",
+                    unit_name,
+                )
                 continue
             values["unit"] = matches[0]
         if values.get("unit") and values["unit"] not in units:
-            col.add("unknown_unit", f"Mã đơn vị «{values['unit']}» không có trong trang «{SHEET_UNITS}».", row, "unit",
-                    "sửa mã hoặc thêm đơn vị.", values["unit"])
+            col.add(
+                "unknown_unit",
+                f"Mã đơn vị «{values['unit']}» không có trong trang «{SHEET_UNITS}».",
+                row,
+                "unit",
+                "sửa mã hoặc thêm đơn vị.",
+                values["unit"],
+            )
             continue
         indicator = indicators.get(values["indicator"])
         if indicator is None:
             if not any(values["indicator"] == r.value("code") for r in raw.indicators):
-                col.add("unknown_indicator", f"Mã chỉ tiêu «{values['indicator']}» không có trong trang «{SHEET_INDICATORS}».",
-                        row, "indicator", "sửa mã hoặc thêm chỉ tiêu.", values["indicator"])
+                col.add(
+                    "unknown_indicator",
+                    f"Mã chỉ tiêu «{values['indicator']}» không có trong trang «{SHEET_INDICATORS}».",
+                    row,
+                    "indicator",
+                    "sửa mã hoặc thêm chỉ tiêu.",
+                    values["indicator"],
+                )
             continue
         if all(values.get(k) is None for k in ("value", "daily", "rate")):
-            col.add("empty_target", "Dòng giao chỉ tiêu chưa có số lượng, chỉ tiêu trong ngày hay tỷ lệ.", row, "value",
-                    "điền «Chỉ tiêu» hoặc «Tỷ lệ (%)».")
+            col.add(
+                "empty_target",
+                "Dòng giao chỉ tiêu chưa có số lượng, chỉ tiêu trong ngày hay tỷ lệ.",
+                row,
+                "value",
+                "điền «Chỉ tiêu» hoặc «Tỷ lệ (%)».",
+            )
             continue
         fractional = [k for k in ("value", "daily") if values.get(k) is not None and not float(values[k]).is_integer()]
         if fractional and indicator.kind in (IndicatorKind.COUNT, IndicatorKind.SUM):
             key = fractional[0]
             amount = values[key]
             meant = suggest_thousands(amount)
-            hint = f"nếu ý là {meant} (dấu chấm ngăn cách hàng nghìn), hãy nhập {meant}." if meant else "nhập số nguyên."
+            hint = (
+                f"nếu ý là {meant} (dấu chấm ngăn cách hàng nghìn), hãy nhập {meant}." if meant else "nhập số nguyên."
+            )
             col.add("fractional_count", f"Chỉ tiêu {amount:g} không phải số nguyên.", row, key, hint, amount)
             continue
         if values.get("rate") is not None and indicator.kind not in (IndicatorKind.RATIO, IndicatorKind.PERCENT):
-            col.add("target_kind_mismatch", f"Chỉ tiêu «{indicator.code}» là {indicator.kind.label}, không giao theo tỷ lệ.",
-                    row, "rate", "giao số lượng ở cột «Chỉ tiêu», hoặc đổi loại chỉ tiêu.")
+            col.add(
+                "target_kind_mismatch",
+                f"Chỉ tiêu «{indicator.code}» là {indicator.kind.label}, không giao theo tỷ lệ.",
+                row,
+                "rate",
+                "giao số lượng ở cột «Chỉ tiêu», hoặc đổi loại chỉ tiêu.",
+            )
             continue
         targets.append(Target(**values))
     return targets
@@ -436,14 +594,24 @@ def _build_periods(raw: RawDefinition, col: _Collector) -> tuple[list[Period], l
             continue
         start, end = values["start"], values["end"]
         if end < start:
-            col.add("period_end_before_start", f"Kỳ kết thúc ({end:%d/%m/%Y}) trước khi bắt đầu ({start:%d/%m/%Y}).",
-                    row, "end", "sửa «Từ ngày» hoặc «Đến ngày».")
+            col.add(
+                "period_end_before_start",
+                f"Kỳ kết thúc ({end:%d/%m/%Y}) trước khi bắt đầu ({start:%d/%m/%Y}).",
+                row,
+                "end",
+                "sửa «Từ ngày» hoặc «Đến ngày».",
+            )
             continue
         at = values.get("deadline_time", time(23, 59))
         if "frequency" in values:
             made = PeriodSeries(
-                code_prefix=values["code"], label_prefix=values["label"], frequency=values["frequency"],
-                start=start, end=end, deadline_time=at, deadline_weekday=values.get("deadline_weekday"),
+                code_prefix=values["code"],
+                label_prefix=values["label"],
+                frequency=values["frequency"],
+                start=start,
+                end=end,
+                deadline_time=at,
+                deadline_weekday=values.get("deadline_weekday"),
                 deadline_days_after=values.get("deadline_days_after", 0),
             )
             items = made.expand()
@@ -451,15 +619,26 @@ def _build_periods(raw: RawDefinition, col: _Collector) -> tuple[list[Period], l
             day = values.get("deadline_date") or end + timedelta(days=values.get("deadline_days_after", 0))
             deadline = datetime.combine(day, at, TZ)
             if deadline < datetime.combine(start, time(0), TZ):
-                col.add("deadline_before_start", f"Hạn nộp ({day:%d/%m/%Y}) trước ngày bắt đầu kỳ ({start:%d/%m/%Y}).",
-                        row, "deadline_date", "sửa hạn nộp cho sau ngày bắt đầu kỳ.")
+                col.add(
+                    "deadline_before_start",
+                    f"Hạn nộp ({day:%d/%m/%Y}) trước ngày bắt đầu kỳ ({start:%d/%m/%Y}).",
+                    row,
+                    "deadline_date",
+                    "sửa hạn nộp cho sau ngày bắt đầu kỳ.",
+                )
                 continue
             made = Period(code=values["code"], label=values["label"], start=start, end=end, deadline=deadline)
             items = [made]
         clash = [p for p in items if p.code in seen or p.label in seen]
         if clash:
-            col.add("duplicate_period", f"Kỳ «{clash[0].code}» / «{clash[0].label}» bị trùng mã hoặc tên với kỳ khác.",
-                    row, "code", "đặt mã và tên kỳ khác nhau.", clash[0].code)
+            col.add(
+                "duplicate_period",
+                f"Kỳ «{clash[0].code}» / «{clash[0].label}» bị trùng mã hoặc tên với kỳ khác.",
+                row,
+                "code",
+                "đặt mã và tên kỳ khác nhau.",
+                clash[0].code,
+            )
             continue
         for p in items:
             seen[p.code] = seen[p.label] = row.row
@@ -467,4 +646,3 @@ def _build_periods(raw: RawDefinition, col: _Collector) -> tuple[list[Period], l
     if not raw.periods:
         col.add("empty_section", "Chưa có kỳ báo cáo nào.", RawRow(SHEET_PERIODS, None), hint="thêm ít nhất một kỳ.")
     return periods, series
-

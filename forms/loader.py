@@ -17,13 +17,22 @@ def load_campaign(path: Path | str) -> Campaign:
     """Load ``ke_hoach.xlsx`` or a YAML definition; raise DefinitionError listing every mistake."""
     path = Path(path)
     if not path.is_file():
-        raise DefinitionError(path.name, [Finding(code="missing_file", message=f"Không tìm thấy tệp «{path}».",
-                                                  hint="kiểm tra lại đường dẫn.")])
+        raise DefinitionError(
+            path.name,
+            [Finding(code="missing_file", message=f"Không tìm thấy tệp «{path}».", hint="kiểm tra lại đường dẫn.")],
+        )
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
         return load_plan_workbook(path)
     if suffix in YAML_SUFFIXES:
         return load_yaml(path)
-    raise DefinitionError(path.name, [Finding(
-        code="unsupported_format", message=f"Không đọc được định dạng «{suffix or 'không có đuôi'}».",
-        hint="dùng tệp ke_hoach.xlsx (tạo bằng «chitieu new-plan») hoặc tệp .yaml.")])
+    raise DefinitionError(
+        path.name,
+        [
+            Finding(
+                code="unsupported_format",
+                message=f"Không đọc được định dạng «{suffix or 'không có đuôi'}».",
+                hint="dùng tệp ke_hoach.xlsx (tạo bằng «chitieu new-plan») hoặc tệp .yaml.",
+            )
+        ],
+    )

@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from enum import Enum
 from typing import Any
 
-from forms.schema import CODE_RE, RelationOp, Relation
+from forms.schema import CODE_RE, Relation, RelationOp
 
 
 class CellError(ValueError):
@@ -78,7 +78,9 @@ def parse_number(value: Any) -> float:
     try:
         return float(text)
     except ValueError:
-        raise CellError("not_a_number", f"«{parse_text(value)}» không phải là số.", "nhập một số, ví dụ 50802.") from None
+        raise CellError(
+            "not_a_number", f"«{parse_text(value)}» không phải là số.", "nhập một số, ví dụ 50802."
+        ) from None
 
 
 def suggest_thousands(amount: float) -> int | None:
@@ -188,8 +190,8 @@ def enum_parser(enum: type[Enum], what: str) -> Callable[[Any], Any]:
     def parse(value: Any) -> Enum:
         key = fold(parse_text(value))
         for prefix in ("cap ", "loai "):
-            if key.startswith(prefix) and key[len(prefix):] in table:
-                key = key[len(prefix):]
+            if key.startswith(prefix) and key[len(prefix) :] in table:
+                key = key[len(prefix) :]
         if key in table:
             return table[key]
         raise CellError("bad_choice", f"«{parse_text(value)}» không phải {what} hợp lệ.", f"chọn một trong: {allowed}.")
@@ -216,9 +218,26 @@ def list_parser(item: Callable[[Any], Any]) -> Callable[[Any], tuple]:
 
 
 _WEEKDAYS = {
-    "thu hai": 0, "thu 2": 0, "t2": 0, "thu ba": 1, "thu 3": 1, "t3": 1, "thu tu": 2, "thu 4": 2, "t4": 2,
-    "thu nam": 3, "thu 5": 3, "t5": 3, "thu sau": 4, "thu 6": 4, "t6": 4, "thu bay": 5, "thu 7": 5, "t7": 5,
-    "chu nhat": 6, "cn": 6,
+    "thu hai": 0,
+    "thu 2": 0,
+    "t2": 0,
+    "thu ba": 1,
+    "thu 3": 1,
+    "t3": 1,
+    "thu tu": 2,
+    "thu 4": 2,
+    "t4": 2,
+    "thu nam": 3,
+    "thu 5": 3,
+    "t5": 3,
+    "thu sau": 4,
+    "thu 6": 4,
+    "t6": 4,
+    "thu bay": 5,
+    "thu 7": 5,
+    "t7": 5,
+    "chu nhat": 6,
+    "cn": 6,
 }
 
 
@@ -231,8 +250,15 @@ def parse_weekday(value: Any) -> int:
 
 
 _RELATION = re.compile(r"^(<=|>=|=|≤|≥|<|>)\s*([A-Za-z0-9_]+)$")
-_OPS = {"<=": RelationOp.LE, "≤": RelationOp.LE, "<": RelationOp.LE, ">=": RelationOp.GE, "≥": RelationOp.GE,
-        ">": RelationOp.GE, "=": RelationOp.EQ}
+_OPS = {
+    "<=": RelationOp.LE,
+    "≤": RelationOp.LE,
+    "<": RelationOp.LE,
+    ">=": RelationOp.GE,
+    "≥": RelationOp.GE,
+    ">": RelationOp.GE,
+    "=": RelationOp.EQ,
+}
 
 
 def relations_parser(left: str) -> Callable[[Any], tuple[Relation, ...]]:

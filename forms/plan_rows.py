@@ -31,8 +31,15 @@ def unit_rows(campaign: Campaign) -> list[Row]:
     rows = []
     for u in campaign.units:
         row = {
-            "code": u.code, "name": u.name, "parent": u.parent, "level": _label(u.level), "kind": _label(u.kind),
-            "reports": u.reports, "contact": u.contact or None, "phone": u.phone or None, "email": u.email or None,
+            "code": u.code,
+            "name": u.name,
+            "parent": u.parent,
+            "level": _label(u.level),
+            "kind": _label(u.kind),
+            "reports": u.reports,
+            "contact": u.contact or None,
+            "phone": u.phone or None,
+            "email": u.email or None,
         }
         row.update({f"attr:{k}": v for k, v in u.attributes.items()})
         rows.append(row)
@@ -43,15 +50,27 @@ def indicator_rows(campaign: Campaign) -> list[Row]:
     """One row per indicator, lists joined with ``;``."""
     rows = []
     for i in campaign.indicators:
-        rows.append({
-            "code": i.code, "name": i.name, "measure": i.measure or None,
-            "kind": None if i.kind is IndicatorKind.COUNT else i.kind.label,
-            "cumulative": i.cumulative, "parts": _join(i.parts), "numerator": i.numerator, "denominator": i.denominator,
-            "minimum": i.minimum, "maximum": i.maximum, "relations": _join(r.text() for r in i.relations),
-            "choices": _join(i.choices), "levels": _join(lv.label for lv in i.levels),
-            "targeted_only": i.targeted_only or None, "weight": i.weight or None,
-            "coordinating": i.coordinating or None, "note": i.note or None,
-        })
+        rows.append(
+            {
+                "code": i.code,
+                "name": i.name,
+                "measure": i.measure or None,
+                "kind": None if i.kind is IndicatorKind.COUNT else i.kind.label,
+                "cumulative": i.cumulative,
+                "parts": _join(i.parts),
+                "numerator": i.numerator,
+                "denominator": i.denominator,
+                "minimum": i.minimum,
+                "maximum": i.maximum,
+                "relations": _join(r.text() for r in i.relations),
+                "choices": _join(i.choices),
+                "levels": _join(lv.label for lv in i.levels),
+                "targeted_only": i.targeted_only or None,
+                "weight": i.weight or None,
+                "coordinating": i.coordinating or None,
+                "note": i.note or None,
+            }
+        )
     return rows
 
 
@@ -59,8 +78,15 @@ def target_rows(campaign: Campaign) -> list[Row]:
     """One row per target; ``rate`` stays a fraction (writers format it as a percentage)."""
     return [
         {
-            "unit": t.unit, "indicator": t.indicator, "level": _label(t.level), "kind": _label(t.kind),
-            "value": t.value, "daily": t.daily, "rate": t.rate, "due": t.due, "note": t.note or None,
+            "unit": t.unit,
+            "indicator": t.indicator,
+            "level": _label(t.level),
+            "kind": _label(t.kind),
+            "value": t.value,
+            "daily": t.daily,
+            "rate": t.rate,
+            "due": t.due,
+            "note": t.note or None,
         }
         for t in campaign.targets
     ]
@@ -75,18 +101,27 @@ def period_rows(campaign: Campaign) -> list[Row]:
 
 def _listed(p: Period) -> Row:
     local = p.deadline
-    return {"code": p.code, "label": p.label, "start": p.start, "end": p.end,
-            "deadline_date": local.date(), "deadline_time": local.time().replace(tzinfo=None)}
+    return {
+        "code": p.code,
+        "label": p.label,
+        "start": p.start,
+        "end": p.end,
+        "deadline_date": local.date(),
+        "deadline_time": local.time().replace(tzinfo=None),
+    }
 
 
 def _series(s: PeriodSeries) -> Row:
     return {
-        "code": s.code_prefix, "label": s.label_prefix, "start": s.start, "end": s.end,
-        "deadline_time": s.deadline_time, "frequency": s.frequency.label,
+        "code": s.code_prefix,
+        "label": s.label_prefix,
+        "start": s.start,
+        "end": s.end,
+        "deadline_time": s.deadline_time,
+        "frequency": s.frequency.label,
         "deadline_weekday": None if s.deadline_weekday is None else WEEKDAYS_VI[s.deadline_weekday],
         "deadline_days_after": s.deadline_days_after or None,
     }
-
 
 
 def campaign_rows(campaign: Campaign) -> dict[str, Any]:

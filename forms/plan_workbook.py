@@ -80,15 +80,28 @@ def _header_row(ws, columns: tuple[Column, ...]) -> tuple[int, dict[str, int], d
 def _read_table(ws, sheet: str, columns: tuple[Column, ...], raw: RawDefinition) -> list[RawRow]:
     found = _header_row(ws, columns)
     if found is None:
-        raw.findings.append(Finding(code="missing_column", sheet=sheet, row=1,
-                                    message=f"Không tìm thấy dòng tiêu đề có cột «{columns[0].header}».",
-                                    hint="giữ nguyên dòng tiêu đề như trong tệp mẫu «chitieu new-plan»."))
+        raw.findings.append(
+            Finding(
+                code="missing_column",
+                sheet=sheet,
+                row=1,
+                message=f"Không tìm thấy dòng tiêu đề có cột «{columns[0].header}».",
+                hint="giữ nguyên dòng tiêu đề như trong tệp mẫu «chitieu new-plan».",
+            )
+        )
         return []
     header, keys, attrs = found
     for col in columns:
         if col.required and col.key not in keys:
-            raw.findings.append(Finding(code="missing_column", sheet=sheet, row=header,
-                                        message=f"Thiếu cột «{col.header}».", hint="thêm cột này vào dòng tiêu đề."))
+            raw.findings.append(
+                Finding(
+                    code="missing_column",
+                    sheet=sheet,
+                    row=header,
+                    message=f"Thiếu cột «{col.header}».",
+                    hint="thêm cột này vào dòng tiêu đề.",
+                )
+            )
     raw.attributes.update(attrs)
     rows = []
     for r in range(header + 1, ws.max_row + 1):
@@ -117,15 +130,22 @@ def read_plan_workbook(path: Path) -> RawDefinition:
     try:
         wb = load_workbook(path, data_only=True)
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as err:
-        raw.findings.append(Finding(code="unreadable", message=f"Không mở được tệp: {err}.",
-                                    hint="lưu lại tệp dạng Excel (.xlsx)."))
+        raw.findings.append(
+            Finding(code="unreadable", message=f"Không mở được tệp: {err}.", hint="lưu lại tệp dạng Excel (.xlsx).")
+        )
         return raw
     by_fold = {fold(ws.title): ws for ws in wb.worksheets}
     for section, sheet in SECTION_SHEETS.items():
         ws = by_fold.get(fold(sheet))
         if ws is None:
-            raw.findings.append(Finding(code="missing_sheet", sheet=sheet, message=f"Thiếu trang «{sheet}».",
-                                        hint="dùng tệp mẫu của «chitieu new-plan», giữ nguyên tên các trang."))
+            raw.findings.append(
+                Finding(
+                    code="missing_sheet",
+                    sheet=sheet,
+                    message=f"Thiếu trang «{sheet}».",
+                    hint="dùng tệp mẫu của «chitieu new-plan», giữ nguyên tên các trang.",
+                )
+            )
             continue
         if section == "info":
             raw.info = _read_info(ws, raw)
@@ -254,10 +274,19 @@ def _write_table(wb, section: str, rows: list[dict[str, Any]], attributes: dict[
             ws.write_comment(0, c, help_text, {"x_scale": 2, "y_scale": 1.2})
         choices = _CHOICES.get((section, keys[c - 1]))
         if choices:
-            ws.data_validation(1, c, BLANK_ROWS + len(rows), c, {
-                "validate": "list", "source": choices, "error_type": "warning",
-                "error_title": "Giá trị chưa có trong danh sách", "error_message": "Chọn một giá trị trong danh sách.",
-            })
+            ws.data_validation(
+                1,
+                c,
+                BLANK_ROWS + len(rows),
+                c,
+                {
+                    "validate": "list",
+                    "source": choices,
+                    "error_type": "warning",
+                    "error_title": "Giá trị chưa có trong danh sách",
+                    "error_message": "Chọn một giá trị trong danh sách.",
+                },
+            )
     for r, row in enumerate(rows, 1):
         ws.write_number(r, 0, r, fmt["cell"])
         for c, key in enumerate(keys, 1):
@@ -293,4 +322,3 @@ def write_plan_workbook(path: Path, campaign: Campaign | None = None) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
-

@@ -54,8 +54,12 @@ def read_yaml(path: Path) -> RawDefinition:
         nodes = _section_nodes(yaml.compose(text))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         mark = getattr(err, "problem_mark", None)
-        finding = Finding(code="bad_yaml", message=f"Tệp YAML không đọc được: {err}", row=mark.line + 1 if mark else None,
-                          hint="kiểm tra thụt lề và dấu «:».")
+        finding = Finding(
+            code="bad_yaml",
+            message=f"Tệp YAML không đọc được: {err}",
+            row=mark.line + 1 if mark else None,
+            hint="kiểm tra thụt lề và dấu «:».",
+        )
         return RawDefinition(source=name, info=RawRow(SECTION_SHEETS["info"], None), findings=[finding])
     if not isinstance(data, dict):
         data = {}
@@ -66,8 +70,11 @@ def read_yaml(path: Path) -> RawDefinition:
     for section in SECTIONS:
         items = data.get(section) or []
         item_nodes = nodes[section].value if isinstance(nodes.get(section), yaml.SequenceNode) else [None] * len(items)
-        rows = [_raw_row(SECTION_SHEETS[section], item, node)
-                for item, node in zip(items, item_nodes, strict=False) if isinstance(item, dict)]
+        rows = [
+            _raw_row(SECTION_SHEETS[section], item, node)
+            for item, node in zip(items, item_nodes, strict=False)
+            if isinstance(item, dict)
+        ]
         setattr(raw, section, rows)
     return raw
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date, datetime, time, timedelta
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 CODE_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-class LabeledEnum(str, Enum):
+class LabeledEnum(StrEnum):
     """An enum whose members carry the Vietnamese label people type and read."""
 
     label: str
@@ -327,9 +327,7 @@ class PeriodSeries(Model):
             else:
                 code = f"{self.code_prefix}{first:%Y%m}"
                 label = f"{self.label_prefix} {first:%m/%Y}"
-            periods.append(
-                Period(code=code, label=label, start=first, end=last, deadline=self._deadline(last))
-            )
+            periods.append(Period(code=code, label=label, start=first, end=last, deadline=self._deadline(last)))
         return periods
 
     def _deadline(self, last: date) -> datetime:
