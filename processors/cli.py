@@ -1,0 +1,184 @@
+"""The ``chitieu`` command: Vietnamese help, one subcommand per task of the office."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from forms.findings import DefinitionError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+DEMO_SAMPLE = "soc_trang_2023"
+
+# argparse's own words (usage, section titles, errors) in Vietnamese.
+_ARGPARSE_VI = {
+    "usage: ": "Cách dùng: ",
+    "positional arguments": "Tham số",
+    "options": "Tùy chọn",
+    "show this help message and exit": "hiện hướng dẫn này rồi thoát",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: lỗi: %(message)s\n",
+    "the following arguments are required: %s": "thiếu tham số bắt buộc: %s",
+    "unrecognized arguments: %s": "không hiểu tham số: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "lựa chọn không hợp lệ: %(value)r (chọn một trong %(choices)s)",
+    "expected one argument": "cần một giá trị",
+    "argument %(argument_name)s: %(message)s": "tham số %(argument_name)s: %(message)s",
+    "invalid %(type)s value: %(value)r": "giá trị %(type)s không hợp lệ: %(value)r",
+}
+
+
+def _translate(text: str) -> str:
+    return _ARGPARSE_VI.get(text, text)
+
+
+argparse._ = _translate  # argparse looks its messages up through this module-level gettext alias
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors exit with code 2 and a Vietnamese hint."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        err_console.print(f"[red]{self.prog}: lỗi: {message}[/red]\nXem thêm: {self.prog} -h")
+        raise SystemExit(2)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+def _report_definition_error(err: DefinitionError) -> int:
+    err_console.print(f"[red]{err.describe()}[/red]")
+    return 2
+
+
+def write_unit_templates(definition: Path, out_dir: Path, key_file: Path | None) -> list[Path]:
+    """Load a definition and write every reporting unit's template into ``out_dir``, with a progress bar."""
+    from forms.loader import load_campaign
+    from forms.signing import load_or_create_key
+    from forms.template_writer import write_templates
+
+    campaign = load_campaign(definition)
+    key = load_or_create_key(key_file)
+    units = campaign.reporting_units()
+    with _progress() as progress:
+        task = progress.add_task("Đang tạo mẫu biểu", total=len(units))
+        paths = write_templates(
+            campaign, out_dir, key, progress=lambda done, total: progress.update(task, completed=done)
+        )
+    return paths
+
+
+def cmd_forms(args: argparse.Namespace) -> int:
+    """``chitieu forms DEF --out DIR``."""
+    try:
+        paths = write_unit_templates(Path(args.definition), Path(args.out), args.key)
+    except DefinitionError as err:
+        return _report_definition_error(err)
+    console.print(f"Đã tạo {len(paths)} mẫu biểu trong thư mục: {Path(args.out).resolve()}")
+    return 0
+
+
+def cmd_new_plan(args: argparse.Namespace) -> int:
+    """``chitieu new-plan FILE``."""
+    from forms.plan_workbook import write_plan_workbook
+
+    path = Path(args.file)
+    if path.exists() and not args.force:
+        err_console.print(f"[red]Tệp «{path}» đã có; không ghi đè.[/red] Thêm --force để ghi đè.")
+        return 2
+    write_plan_workbook(path)
+    console.print(f"Đã tạo tệp định nghĩa trống: {path.resolve()}")
+    console.print(
+        "Mở tệp, đọc trang «Hướng dẫn», điền 5 trang rồi chạy: chitieu forms " + str(path) + " --out mau_bieu"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``chitieu demo [DIR]``: the templates of the Sóc Trăng sample, written into DIR."""
+    target = Path(args.dir)
+    definition = SAMPLES_DIR / DEMO_SAMPLE / "ke_hoach.xlsx"
+    console.print(f"[bold]Minh họa chitieu[/bold] với kế hoạch mẫu «{DEMO_SAMPLE}» ({definition})")
+    try:
+        paths = write_unit_templates(definition, target / "mau_bieu", args.key)
+    except DefinitionError as err:
+        return _report_definition_error(err)
+    console.print(f"Đã tạo {len(paths)} mẫu biểu khóa, mỗi đơn vị một tệp, trong: {(target / 'mau_bieu').resolve()}")
+    console.print("Mở một tệp bằng Excel hoặc LibreOffice: chọn kỳ báo cáo, nhập số liệu vào các ô màu vàng.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``chitieu`` parser with every subcommand."""
+    parser = _Parser(
+        prog="chitieu",
+        description="chitieu: giao chỉ tiêu, thu nhận báo cáo qua thư mục dùng chung và tổng hợp kết quả bằng Excel.",
+        epilog="Xem hướng dẫn của từng lệnh: chitieu LỆNH -h",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="LỆNH", title="Các lệnh", parser_class=_Parser)
+    key_help = "tệp khóa bí mật của cơ quan (mặc định ~/.chitieu/secret.key, hoặc biến môi trường CHITIEU_KEY_FILE)"
+
+    p = sub.add_parser(
+        "forms",
+        help="tạo mẫu biểu khóa cho từng đơn vị từ tệp định nghĩa",
+        description="Tạo mỗi đơn vị một mẫu biểu .xlsx đã khóa, từ tệp định nghĩa ke_hoach.xlsx hoặc .yaml.",
+    )
+    p.add_argument("definition", metavar="DEF", help="tệp định nghĩa chiến dịch (ke_hoach.xlsx hoặc .yaml)")
+    p.add_argument("--out", metavar="THƯ_MỤC", required=True, help="thư mục ghi các mẫu biểu")
+    p.add_argument("--key", metavar="TỆP", type=Path, help=key_help)
+    p.set_defaults(func=cmd_forms)
+
+    p = sub.add_parser(
+        "new-plan",
+        help="tạo tệp định nghĩa trống kèm hướng dẫn",
+        description="Tạo tệp ke_hoach.xlsx trống, có hướng dẫn, để cơ quan điền kế hoạch.",
+    )
+    p.add_argument("file", metavar="TỆP", help="tệp sẽ tạo, ví dụ ke_hoach.xlsx")
+    p.add_argument("--force", action="store_true", help="ghi đè nếu tệp đã có")
+    p.set_defaults(func=cmd_new_plan)
+
+    p = sub.add_parser(
+        "demo",
+        help="chạy minh họa với kế hoạch mẫu Sóc Trăng",
+        description="Minh họa: tạo mẫu biểu của kế hoạch mẫu Sóc Trăng 2023 vào một thư mục.",
+    )
+    p.add_argument(
+        "dir", metavar="THƯ_MỤC", nargs="?", default="chitieu_demo", help="thư mục minh họa (mặc định chitieu_demo)"
+    )
+    p.add_argument("--key", metavar="TỆP", type=Path, help=key_help)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``chitieu`` with ``argv``; return the exit code (0 success, 2 refused input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        err_console.print("Đã dừng theo yêu cầu.")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
