@@ -69,10 +69,12 @@ def _report_definition_error(err: DefinitionError) -> int:
 def write_unit_templates(definition: Path, out_dir: Path, key_file: Path | None) -> list[Path]:
     """Load a definition and write every reporting unit's template into ``out_dir``, with a progress bar."""
     from forms.loader import load_campaign
+
+    campaign = load_campaign(definition)  # refused definitions stop here: nothing written, no key made
+
     from forms.signing import load_or_create_key
     from forms.template_writer import write_templates
 
-    campaign = load_campaign(definition)
     key = load_or_create_key(key_file)
     units = campaign.reporting_units()
     with _progress() as progress:
