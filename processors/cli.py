@@ -125,6 +125,60 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """``chitieu init SHARE --campaign DEF``."""
+    from forms.signing import load_or_create_key
+    from shared_folder_layout.share import ShareError, init_share
+
+    try:
+        with _progress() as progress:
+            task = progress.add_task("Đang tạo mẫu biểu", total=None)
+            share = init_share(
+                Path(args.share),
+                Path(args.campaign),
+                load_or_create_key(args.key),
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except DefinitionError as err:
+        return _report_definition_error(err)
+    except ShareError as err:
+        err_console.print(f"[red]{err}[/red]")
+        return 2
+    layout = share.layout
+    console.print(f"Đã chuẩn bị thư mục dùng chung: {layout.root}")
+    console.print(f"  {len(share.manifest['units'])} đơn vị, mỗi đơn vị một thư mục trong «{layout.units_root.name}»")
+    console.print(f"  Hướng dẫn cho đơn vị: {layout.clerk_readme}")
+    console.print(f"  Phân quyền (Samba, Windows): {layout.acl_dir}")
+    return 0
+
+
+def cmd_units(args: argparse.Namespace) -> int:
+    """``chitieu units SHARE [--json]``."""
+    import json
+
+    from shared_folder_layout.share import ShareError, list_units, open_share
+
+    try:
+        rows = list_units(open_share(Path(args.share)))
+    except DefinitionError as err:
+        return _report_definition_error(err)
+    except ShareError as err:
+        err_console.print(f"[red]{err}[/red]")
+        return 2
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title="Các đơn vị báo cáo")
+    for header in ("Mã", "Tên đơn vị", "Thư mục nộp báo cáo"):
+        table.add_column(header)
+    for row in rows:
+        table.add_row(row["code"], row["name"], row["inbox"])
+    console.print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``chitieu`` parser with every subcommand."""
     parser = _Parser(
