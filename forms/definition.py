@@ -552,7 +552,9 @@ def _build_targets(
                     values["indicator"],
                 )
             continue
-        if all(values.get(k) is None for k in ("value", "daily", "rate")):
+        # A task (status, yes/no, text) is assigned by its due date alone; numbers need an amount or a rate.
+        task = indicator.kind in (IndicatorKind.STATUS, IndicatorKind.YES_NO, IndicatorKind.TEXT) and values.get("due")
+        if all(values.get(k) is None for k in ("value", "daily", "rate")) and not task:
             col.add(
                 "empty_target",
                 "Dòng giao chỉ tiêu chưa có số lượng, chỉ tiêu trong ngày hay tỷ lệ.",
