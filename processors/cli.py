@@ -209,6 +209,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_new_plan)
 
     p = sub.add_parser(
+        "init",
+        help="tạo hoặc cập nhật thư mục dùng chung cho một chiến dịch",
+        description="Tạo thư mục dùng chung: mỗi đơn vị một thư mục (mẫu biểu, nộp báo cáo, phiếu phản hồi), "
+        "thư mục văn phòng, hướng dẫn README.txt và tệp phân quyền. Chạy lại an toàn: cập nhật mẫu biểu, "
+        "không xóa tệp đã nộp.",
+    )
+    p.add_argument("share", metavar="THƯ_MỤC", help="thư mục dùng chung (ví dụ ổ mạng)")
+    p.add_argument("--campaign", metavar="DEF", required=True, help="tệp định nghĩa chiến dịch (ke_hoach.xlsx hoặc .yaml)")
+    p.add_argument("--key", metavar="TỆP", type=Path, help=key_help)
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser(
+        "units",
+        help="liệt kê các đơn vị và thư mục của từng đơn vị",
+        description="Liệt kê các đơn vị của thư mục dùng chung cùng đường dẫn mẫu biểu, thư mục nộp và phiếu phản hồi.",
+    )
+    p.add_argument("share", metavar="THƯ_MỤC", help="thư mục dùng chung")
+    p.add_argument("--json", action="store_true", help="in dạng JSON (code, name, template, inbox, receipts)")
+    p.set_defaults(func=cmd_units)
+
+    p = sub.add_parser(
         "demo",
         help="chạy minh họa với kế hoạch mẫu Sóc Trăng",
         description="Minh họa: tạo mẫu biểu của kế hoạch mẫu Sóc Trăng 2023 vào một thư mục.",
