@@ -1,0 +1,147 @@
+"""Receipts: the answer a unit finds in its receipt folder for every file it returned.
+
+``render_receipt`` is pure (a ledger record in, Vietnamese text out); ``write_receipt``
+writes it as UTF-8 with BOM so Notepad shows the diacritics, and ``write_annotated_copy``
+gives back the clerk's own workbook with each wrong cell marked and a comment on what to fix.
+Names derive from the ledger record, so writing a receipt again after a crash rewrites the
+same file instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from forms.findings import Finding
+from forms.schema import Campaign, IndicatorKind, format_deadline
+from forms.vi_format import format_figure, format_moment, format_rate
+from processors.file_names import safe_display_name, safe_file_component
+from processors.ledger import ACCEPTED, DUPLICATE, FileRecord
+
+TAGS = {ACCEPTED: "ĐÃ NHẬN", "refused": "TRẢ LẠI", DUPLICATE: "TRÙNG LẶP"}
+TITLES = {ACCEPTED: "ĐÃ TIẾP NHẬN", "refused": "TRẢ LẠI — CHƯA GHI NHẬN", DUPLICATE: "TRÙNG LẶP — KHÔNG GHI THÊM"}
+TIMELINESS_VI = {"on_time": "ĐÚNG HẠN", "late": "TRỄ HẠN"}
+MARK_FILL = "FFFF9999"
+
+
+def receipt_stem(record: FileRecord) -> str:
+    """The receipt's file name without extension: time, outcome, the clerk's file name and the ledger id."""
+    original = Path(record.original_name or "tep").stem
+    moment = record.received_at.strftime("%Y-%m-%d %H.%M.%S")
+    return f"{moment} {TAGS[record.outcome]} - {safe_file_component(original, 60)} (#{record.id})"
+
+
+def render_receipt(
+    campaign: Campaign,
+    record: FileRecord,
+    figures: Mapping[str, Any],
+    annotated_name: str | None = None,
+    duplicate_of: FileRecord | None = None,
+) -> str:
+    """The Vietnamese text of the receipt for one received file."""
+    unit = campaign.unit_by_code.get(record.folder_unit or "")
+    period = campaign.period_by_code.get(record.period_code or "")
+    lines = [
+        f"PHIẾU PHẢN HỒI — {TITLES[record.outcome]}",
+        "=" * 60,
+        f"Chiến dịch:      {campaign.info.name}",
+        f"Đơn vị nộp:      {unit.name if unit else record.folder_unit} ({record.folder_unit})",
+        f"Tệp đã nộp:      {safe_display_name(record.original_name or '')}",
+        f"Thời điểm nhận:  {format_moment(record.received_at)}",
+        f"Mã tệp:          #{record.id} — SHA-256 {record.sha256[:16]}…",
+    ]
+    if period:
+        lines.append(f"Kỳ báo cáo:      {period.label} (hạn nộp {format_deadline(period.deadline)})")
+    if record.outcome == ACCEPTED:
+        lines.append(f"Thời hạn:        {TIMELINESS_VI.get(record.timeliness or '', '')}")
+        lines += ["", "SỐ LIỆU ĐÃ GHI NHẬN:"]
+        for ind in campaign.indicators:
+            if ind.code in figures:
+                measure = f" {ind.measure}" if ind.measure and ind.kind is not IndicatorKind.PERCENT else ""
+                value = figures[ind.code]
+                shown = (
+                    format_rate(value)
+                    if ind.kind is IndicatorKind.PERCENT and value is not None
+                    else format_figure(value)
+                )
+                lines.append(f"  • {ind.name}: {shown}{measure}")
+        lines.append("Nếu nộp lại cho cùng kỳ, số liệu mới sẽ thay số liệu này (số cũ vẫn được lưu).")
+    elif record.outcome == DUPLICATE:
+        lines += [
+            "",
+            "Tệp này giống hệt (từng byte) một tệp đã nộp trước đó"
+            + (f" lúc {format_moment(duplicate_of.received_at)} (#{duplicate_of.id})" if duplicate_of else "")
+            + ".",
+            "Số liệu đã được ghi nhận từ lần nộp trước; không cần làm gì thêm.",
+        ]
+    errors = [f for f in record.findings if f.is_error]
+    warnings = [f for f in record.findings if not f.is_error]
+    if errors:
+        lines += ["", "TỆP CHƯA ĐƯỢC GHI NHẬN. CẦN SỬA:"]
+        lines += [f"  {i}. {f.describe()}" for i, f in enumerate(errors, 1)]
+        if annotated_name:
+            lines += [
+                "",
+                f"Bản sao có đánh dấu ô cần sửa (tô đỏ, kèm ghi chú): «{annotated_name}»",
+                "Mở bản đó, sửa các ô đã đánh dấu, lưu lại rồi nộp vào thư mục «Nộp báo cáo».",
+            ]
+        else:
+            lines += ["", "Sửa theo hướng dẫn trên rồi nộp lại vào thư mục «Nộp báo cáo»."]
+    if warnings:
+        lines += ["", "LƯU Ý (không ảnh hưởng việc ghi nhận):"]
+        lines += [f"  - {f.describe()}" for f in warnings]
+    lines += ["", "Phiếu này do hệ thống chitieu tạo tự động."]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _write_atomic(path: Path, data: bytes) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_receipt(folder: Path, stem: str, text: str) -> Path:
+    """Write ``text`` as ``<stem>.txt`` in UTF-8 with BOM (Notepad shows diacritics), replacing any earlier copy."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return _write_atomic(folder / f"{stem}.txt", text.encode("utf-8-sig"))
+
+
+def annotated_name(stem: str) -> str:
+    """File name of the marked-up copy that goes with a refusal."""
+    return f"{stem} - SỬA LẠI.xlsx"
+
+
+def write_annotated_copy(original: bytes, findings: list[Finding], folder: Path, stem: str) -> Path | None:
+    """The clerk's workbook with each wrong cell filled red and a comment saying what to fix; None if none has a cell."""
+    from openpyxl import load_workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import PatternFill
+
+    marked = [f for f in findings if f.is_error and f.sheet and f.cell]
+    if not marked:
+        return None
+    book = load_workbook(io.BytesIO(original))
+    fill = PatternFill(fill_type="solid", start_color=MARK_FILL, end_color=MARK_FILL)
+    for f in marked:
+        if f.sheet not in book.sheetnames:
+            continue
+        cell = book[f.sheet][f.cell]
+        cell.fill = fill
+        note = f.message + (f" Cách sửa: {f.hint}" if f.hint else "")
+        comment = Comment(note, "chitieu")
+        comment.width, comment.height = 320, 120
+        cell.comment = comment
+    buffer = io.BytesIO()
+    book.save(buffer)
+    folder.mkdir(parents=True, exist_ok=True)
+    return _write_atomic(folder / annotated_name(stem), buffer.getvalue())
