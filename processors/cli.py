@@ -179,6 +179,37 @@ def cmd_units(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """``chitieu ingest SHARE``: process every file waiting, then exit."""
+    from filelock import Timeout
+
+    from forms.signing import load_or_create_key
+    from processors.intake import ingest_share
+    from shared_folder_layout.share import ShareError, open_share
+
+    try:
+        share = open_share(Path(args.share))
+    except DefinitionError as err:
+        return _report_definition_error(err)
+    except ShareError as err:
+        err_console.print(f"[red]{err}[/red]")
+        return 2
+    try:
+        with _progress() as progress:
+            task = progress.add_task("Đang xử lý tệp nộp", total=None)
+            summary = ingest_share(
+                share,
+                load_or_create_key(args.key),
+                settle=args.settle,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except Timeout:
+        err_console.print("[red]Một tiến trình khác đang xử lý thư mục này quá lâu; thử lại sau.[/red]")
+        return 3
+    console.print(summary.describe())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``chitieu`` parser with every subcommand."""
     parser = _Parser(
@@ -216,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         "không xóa tệp đã nộp.",
     )
     p.add_argument("share", metavar="THƯ_MỤC", help="thư mục dùng chung (ví dụ ổ mạng)")
-    p.add_argument("--campaign", metavar="DEF", required=True, help="tệp định nghĩa chiến dịch (ke_hoach.xlsx hoặc .yaml)")
+    p.add_argument(
+        "--campaign", metavar="DEF", required=True, help="tệp định nghĩa chiến dịch (ke_hoach.xlsx hoặc .yaml)"
+    )
     p.add_argument("--key", metavar="TỆP", type=Path, help=key_help)
     p.set_defaults(func=cmd_init)
 
@@ -228,6 +261,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("share", metavar="THƯ_MỤC", help="thư mục dùng chung")
     p.add_argument("--json", action="store_true", help="in dạng JSON (code, name, template, inbox, receipts)")
     p.set_defaults(func=cmd_units)
+
+    p = sub.add_parser(
+        "ingest",
+        help="xử lý mọi tệp đang chờ trong các thư mục «Nộp báo cáo», rồi thoát",
+        description="Kiểm tra từng tệp đơn vị đã nộp, ghi sổ cái, lưu bản gốc, trả phiếu phản hồi vào thư mục của đơn vị. "
+        "Giờ nhận lấy theo đồng hồ máy (hoặc biến môi trường CHITIEU_NOW khi minh họa, kiểm thử).",
+    )
+    p.add_argument("share", metavar="THƯ_MỤC", help="thư mục dùng chung")
+    p.add_argument("--key", metavar="TỆP", type=Path, help=key_help)
+    p.add_argument(
+        "--settle",
+        metavar="GIÂY",
+        type=float,
+        default=2.0,
+        help="chỉ nhận tệp đã đứng yên ít nhất chừng ấy giây (mặc định 2)",
+    )
+    p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser(
         "demo",

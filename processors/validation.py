@@ -46,7 +46,7 @@ class ReturnedFigures:
 
 @dataclass(frozen=True)
 class History:
-    """The unit's accepted past: per indicator, (period start, value) in period order."""
+    """The unit's accepted past: per indicator, (period end as ISO date, value) in period order."""
 
     values: Mapping[str, list[tuple[str, float]]] = field(default_factory=dict)
 
@@ -71,29 +71,63 @@ def _refuse(findings: list[Finding], **known: Any) -> Verdict:
     return Verdict(accepted=False, findings=tuple(findings), **known)
 
 
-def _finding(code: str, message: str, hint: str = "", *, place: tuple[str, str] | None = None,
-             severity: str = ERROR, value: Any = None) -> Finding:
+def _finding(
+    code: str,
+    message: str,
+    hint: str = "",
+    *,
+    place: tuple[str, str] | None = None,
+    severity: str = ERROR,
+    value: Any = None,
+) -> Finding:
     sheet, cell = place or (None, None)
     row = column = None
     if cell:
         m = re.match(r"^\$?([A-Z]{1,3})\$?(\d+)$", cell)
         if m:
             column, row = m.group(1), int(m.group(2))
-    return Finding(code=code, message=message, severity=severity, sheet=sheet, row=row, column=column,
-                   value=value, hint=hint or None)
+    return Finding(
+        code=code,
+        message=message,
+        severity=severity,
+        sheet=sheet,
+        row=row,
+        column=column,
+        value=value,
+        hint=hint or None,
+    )
 
 
-def identify(campaign: Campaign, folder_unit: str, got: ReturnedFigures, key: bytes,
-             layout_of: LayoutSource = layout_template) -> tuple[list[Finding], Unit | None, TemplateLayout | None]:
+def identify(
+    campaign: Campaign, folder_unit: str, got: ReturnedFigures, key: bytes, layout_of: LayoutSource = layout_template
+) -> tuple[list[Finding], Unit | None, TemplateLayout | None]:
     """Check which template this is: ours, this campaign, a known unit, signed, current, in its own folder, untouched."""
     meta = got.meta
     if not meta or "campaign_code" not in meta:
-        return [_finding("not_our_template", "Tệp không phải mẫu biểu do cơ quan tổng hợp phát hành (không có phần nhận dạng).",
-                         "tải mẫu biểu của đơn vị trong thư mục «Mẫu biểu», nhập số liệu vào đó rồi nộp lại.")], None, None
+        return (
+            [
+                _finding(
+                    "not_our_template",
+                    "Tệp không phải mẫu biểu do cơ quan tổng hợp phát hành (không có phần nhận dạng).",
+                    "tải mẫu biểu của đơn vị trong thư mục «Mẫu biểu», nhập số liệu vào đó rồi nộp lại.",
+                )
+            ],
+            None,
+            None,
+        )
     code = str(meta.get("campaign_code"))
     if code != campaign.info.code:
-        return [_finding("other_campaign", f"Đây là mẫu biểu của chiến dịch khác («{code}»), không phải «{campaign.info.name}».",
-                         "dùng đúng mẫu biểu của chiến dịch này trong thư mục «Mẫu biểu».")], None, None
+        return (
+            [
+                _finding(
+                    "other_campaign",
+                    f"Đây là mẫu biểu của chiến dịch khác («{code}»), không phải «{campaign.info.name}».",
+                    "dùng đúng mẫu biểu của chiến dịch này trong thư mục «Mẫu biểu».",
+                )
+            ],
+            None,
+            None,
+        )
     unit_code = str(meta.get("unit_code", ""))
     unit = campaign.unit_by_code.get(unit_code)
     try:
@@ -103,52 +137,141 @@ def identify(campaign: Campaign, folder_unit: str, got: ReturnedFigures, key: by
     signature = str(meta.get("hmac", ""))
     digest = str(meta.get("layout_digest", ""))
     if unit is None or not verify_identity(key, code, unit_code, version, digest, signature):
-        return [_finding("bad_signature", "Phần nhận dạng của mẫu biểu không hợp lệ (đã bị sửa hoặc không do cơ quan tổng hợp phát hành).",
-                         "tải lại mẫu biểu gốc trong thư mục «Mẫu biểu», nhập lại số liệu rồi nộp.")], unit, None
+        return (
+            [
+                _finding(
+                    "bad_signature",
+                    "Phần nhận dạng của mẫu biểu không hợp lệ (đã bị sửa hoặc không do cơ quan tổng hợp phát hành).",
+                    "tải lại mẫu biểu gốc trong thư mục «Mẫu biểu», nhập lại số liệu rồi nộp.",
+                )
+            ],
+            unit,
+            None,
+        )
     current = campaign.info.template_version
     layout = layout_of(campaign, unit)
     if version != current or digest != layout.digest:
-        return [_finding("old_template", f"Mẫu biểu này là phiên bản cũ ({version}); phiên bản hiện hành là {current}.",
-                         "tải mẫu biểu mới trong thư mục «Mẫu biểu», nhập lại số liệu vào mẫu mới rồi nộp.")], unit, None
+        return (
+            [
+                _finding(
+                    "old_template",
+                    f"Mẫu biểu này là phiên bản cũ ({version}); phiên bản hiện hành là {current}.",
+                    "tải mẫu biểu mới trong thư mục «Mẫu biểu», nhập lại số liệu vào mẫu mới rồi nộp.",
+                )
+            ],
+            unit,
+            None,
+        )
     findings: list[Finding] = []
     if folder_unit != unit_code:
-        findings.append(_finding(
-            "wrong_folder", f"Đây là mẫu biểu của «{unit.name}» ({unit_code}) nhưng được nộp vào thư mục của đơn vị «{folder_unit}».",
-            "mỗi đơn vị chỉ nộp mẫu biểu của mình, vào thư mục «Nộp báo cáo» của mình."))
+        findings.append(
+            _finding(
+                "wrong_folder",
+                f"Đây là mẫu biểu của «{unit.name}» ({unit_code}) nhưng được nộp vào thư mục của đơn vị «{folder_unit}».",
+                "mỗi đơn vị chỉ nộp mẫu biểu của mình, vào thư mục «Nộp báo cáo» của mình.",
+            )
+        )
         return findings, unit, layout
     changed = changed_locked_cells(layout, got.locked)
     for sheet, cell, issued, found in changed[:20]:
-        findings.append(_finding("tampered", f"Ô đã khóa bị thay đổi: phát hành «{issued}», nay là «{found}».",
-                                 "không sửa các ô đã khóa (tên chỉ tiêu, chỉ tiêu được giao); tải lại mẫu gốc.",
-                                 place=(sheet, cell), value=found))
-    missing = [n for n in (PERIOD_NAME, UNIT_NAME, *(input_name(i.code) for i in campaign.indicators_for(unit) if i.is_input))
-               if n not in got.names]
+        findings.append(
+            _finding(
+                "tampered",
+                f"Ô đã khóa bị thay đổi: phát hành «{issued}», nay là «{found}».",
+                "không sửa các ô đã khóa (tên chỉ tiêu, chỉ tiêu được giao); tải lại mẫu gốc.",
+                place=(sheet, cell),
+                value=found,
+            )
+        )
+    missing = [
+        n
+        for n in (PERIOD_NAME, UNIT_NAME, *(input_name(i.code) for i in campaign.indicators_for(unit) if i.is_input))
+        if n not in got.names
+    ]
     if missing:
-        findings.append(_finding("missing_name", f"Mẫu biểu thiếu các ô nhập đã đặt tên: {', '.join(missing)}.",
-                                 "không xóa dòng, cột hay trang của mẫu biểu; tải lại mẫu gốc."))
+        findings.append(
+            _finding(
+                "missing_name",
+                f"Mẫu biểu thiếu các ô nhập đã đặt tên: {', '.join(missing)}.",
+                "không xóa dòng, cột hay trang của mẫu biểu; tải lại mẫu gốc.",
+            )
+        )
     if str(got.unit_code or "") != unit_code and UNIT_NAME in got.names:
-        findings.append(_finding("tampered", f"Ô mã đơn vị ghi «{got.unit_code}», khác «{unit_code}».",
-                                 "không sửa ô mã đơn vị.", place=got.names[UNIT_NAME], value=got.unit_code))
+        findings.append(
+            _finding(
+                "tampered",
+                f"Ô mã đơn vị ghi «{got.unit_code}», khác «{unit_code}».",
+                "không sửa ô mã đơn vị.",
+                place=got.names[UNIT_NAME],
+                value=got.unit_code,
+            )
+        )
     return findings, unit, layout
 
 
-def check_period(campaign: Campaign, got: ReturnedFigures, now: datetime) -> tuple[list[Finding], Period | None, str | None]:
+def check_period(
+    campaign: Campaign, got: ReturnedFigures, now: datetime
+) -> tuple[list[Finding], Period | None, str | None]:
     """Find the chosen period; refuse when none, unknown, not yet open or closed; tell on time or late."""
     place = got.names.get(PERIOD_NAME)
     label = str(got.period_label or "").strip()
     if not label:
-        return [_finding("no_period", "Chưa chọn kỳ báo cáo.", "chọn kỳ báo cáo trong danh sách ở ô «Kỳ báo cáo».", place=place)], None, None
+        return (
+            [
+                _finding(
+                    "no_period",
+                    "Chưa chọn kỳ báo cáo.",
+                    "chọn kỳ báo cáo trong danh sách ở ô «Kỳ báo cáo».",
+                    place=place,
+                )
+            ],
+            None,
+            None,
+        )
     period = campaign.period_by_label.get(label) or campaign.period_by_code.get(label)
     if period is None:
-        return [_finding("unknown_period", f"Kỳ báo cáo «{label}» không có trong kế hoạch.",
-                         "chọn kỳ trong danh sách, không gõ tay.", place=place, value=label)], None, None
+        return (
+            [
+                _finding(
+                    "unknown_period",
+                    f"Kỳ báo cáo «{label}» không có trong kế hoạch.",
+                    "chọn kỳ trong danh sách, không gõ tay.",
+                    place=place,
+                    value=label,
+                )
+            ],
+            None,
+            None,
+        )
     if now.date() < period.start:
-        return [_finding("period_not_open", f"Kỳ «{period.label}» chưa bắt đầu (từ {period.start:%d/%m/%Y}).",
-                         "chọn đúng kỳ hiện tại.", place=place, value=label)], period, None
+        return (
+            [
+                _finding(
+                    "period_not_open",
+                    f"Kỳ «{period.label}» chưa bắt đầu (từ {period.start:%d/%m/%Y}).",
+                    "chọn đúng kỳ hiện tại.",
+                    place=place,
+                    value=label,
+                )
+            ],
+            period,
+            None,
+        )
     closes = period.closes_at(campaign.info.late_days)
     if now > closes:
-        return [_finding("period_closed", f"Kỳ «{period.label}» đã khóa từ {closes:%H:%M %d/%m/%Y}, không nhận báo cáo nữa.",
-                         "liên hệ cơ quan tổng hợp nếu cần bổ sung số liệu.", place=place, value=label)], period, None
+        return (
+            [
+                _finding(
+                    "period_closed",
+                    f"Kỳ «{period.label}» đã khóa từ {closes:%H:%M %d/%m/%Y}, không nhận báo cáo nữa.",
+                    "liên hệ cơ quan tổng hợp nếu cần bổ sung số liệu.",
+                    place=place,
+                    value=label,
+                )
+            ],
+            period,
+            None,
+        )
     return [], period, ("on_time" if now <= period.deadline else "late")
 
 
@@ -174,12 +297,16 @@ def parse_figure(ind: Indicator, raw: Any, place: tuple[str, str] | None) -> tup
             return True, []
         if key in NO:
             return False, []
-        return bad("bad_choice", f"{name}: «{raw}» không phải «Có» hoặc «Không».", "chọn «Có» hoặc «Không» trong danh sách.")
+        return bad(
+            "bad_choice", f"{name}: «{raw}» không phải «Có» hoặc «Không».", "chọn «Có» hoặc «Không» trong danh sách."
+        )
     if ind.kind is IndicatorKind.STATUS:
         for choice in ind.choices:
             if fold(str(raw)) == fold(choice):
                 return choice, []
-        return bad("bad_choice", f"{name}: «{raw}» không có trong danh sách.", f"chọn một trong: {'; '.join(ind.choices)}.")
+        return bad(
+            "bad_choice", f"{name}: «{raw}» không có trong danh sách.", f"chọn một trong: {'; '.join(ind.choices)}."
+        )
     text = str(raw)
     if len(text) > MAX_TEXT:
         return bad("text_too_long", f"{name}: dài {len(text)} ký tự, tối đa {MAX_TEXT}.", "viết ngắn gọn hơn.")
@@ -194,8 +321,11 @@ def _parse_count(ind: Indicator, raw: Any, bad) -> tuple[Any, list[Finding]]:
         text = raw.strip().replace(" ", "").replace("\u00a0", "")
         if _VN_THOUSANDS.match(text):
             meant = int(re.sub(r"[.,]", "", text))
-            return bad("thousands_text", f"{name}: «{raw}» là chữ, không phải số.",
-                       f"nếu ý là {meant}, hãy nhập {meant} (không dùng dấu chấm hay phẩy ngăn cách hàng nghìn).")
+            return bad(
+                "thousands_text",
+                f"{name}: «{raw}» là chữ, không phải số.",
+                f"nếu ý là {meant}, hãy nhập {meant} (không dùng dấu chấm hay phẩy ngăn cách hàng nghìn).",
+            )
         if re.fullmatch(r"-?\d+", text):
             raw = float(text)  # digits typed into a text-formatted cell: a plain count, take it
         else:
@@ -205,7 +335,11 @@ def _parse_count(ind: Indicator, raw: Any, bad) -> tuple[Any, list[Finding]]:
         return bad("negative", f"{name}: không được âm ({value:g}).", "nhập số từ 0 trở lên.")
     if not value.is_integer():
         meant = suggest_thousands(value)
-        hint = f"nếu ý là {meant}, hãy nhập {meant} (không dùng dấu chấm ngăn cách hàng nghìn)." if meant else "nhập số nguyên."
+        hint = (
+            f"nếu ý là {meant}, hãy nhập {meant} (không dùng dấu chấm ngăn cách hàng nghìn)."
+            if meant
+            else "nhập số nguyên."
+        )
         return bad("fractional_count", f"{name}: {value:g} không phải số nguyên.", hint)
     return _bounded(ind, int(value), bad)
 
@@ -222,21 +356,32 @@ def _parse_percent(ind: Indicator, raw: Any, bad) -> tuple[Any, list[Finding]]:
         return bad("not_a_number", f"{name}: «{raw}» không phải là tỷ lệ.", "nhập tỷ lệ, ví dụ 92%.")
     value = float(raw)
     if value < 0 or value > 1:
-        return bad("percent_out_of_range", f"{name}: {value:.1%} nằm ngoài khoảng 0%–100%.", "nhập tỷ lệ từ 0% đến 100%, ví dụ 92%.")
+        return bad(
+            "percent_out_of_range",
+            f"{name}: {value:.1%} nằm ngoài khoảng 0%–100%.",
+            "nhập tỷ lệ từ 0% đến 100%, ví dụ 92%.",
+        )
     return _bounded(ind, value, bad)
 
 
 def _bounded(ind: Indicator, value: float, bad) -> tuple[Any, list[Finding]]:
     name = f"«{ind.name}»"
     if ind.minimum is not None and value < ind.minimum:
-        return bad("below_minimum", f"{name}: {value:g} nhỏ hơn mức tối thiểu {ind.minimum:g}.", f"nhập từ {ind.minimum:g} trở lên.")
+        return bad(
+            "below_minimum",
+            f"{name}: {value:g} nhỏ hơn mức tối thiểu {ind.minimum:g}.",
+            f"nhập từ {ind.minimum:g} trở lên.",
+        )
     if ind.maximum is not None and value > ind.maximum:
-        return bad("above_maximum", f"{name}: {value:g} lớn hơn mức tối đa {ind.maximum:g}.", f"nhập tối đa {ind.maximum:g}.")
+        return bad(
+            "above_maximum", f"{name}: {value:g} lớn hơn mức tối đa {ind.maximum:g}.", f"nhập tối đa {ind.maximum:g}."
+        )
     return value, []
 
 
-def check_figures(campaign: Campaign, unit: Unit, period: Period | None, got: ReturnedFigures,
-                  history: History) -> tuple[list[Finding], dict[str, Any]]:
+def check_figures(
+    campaign: Campaign, unit: Unit, period: Period | None, got: ReturnedFigures, history: History
+) -> tuple[list[Finding], dict[str, Any]]:
     """Parse every input, then check relations, cumulative order and the warnings (jumps, above target)."""
     findings: list[Finding] = []
     values: dict[str, Any] = {}
@@ -247,8 +392,15 @@ def check_figures(campaign: Campaign, unit: Unit, period: Period | None, got: Re
             continue
         place = places[ind.code]
         if ind.code in got.formulas:
-            findings.append(_finding("formula_in_input", f"«{ind.name}»: ô nhập chứa công thức «={got.formulas[ind.code]}».",
-                                     "nhập con số, không nhập công thức.", place=place, value=got.formulas[ind.code]))
+            findings.append(
+                _finding(
+                    "formula_in_input",
+                    f"«{ind.name}»: ô nhập chứa công thức «={got.formulas[ind.code]}».",
+                    "nhập con số, không nhập công thức.",
+                    place=place,
+                    value=got.formulas[ind.code],
+                )
+            )
             continue
         value, problems = parse_figure(ind, got.inputs.get(ind.code), place)
         findings += problems
@@ -260,27 +412,45 @@ def check_figures(campaign: Campaign, unit: Unit, period: Period | None, got: Re
             if isinstance(left, int | float) and isinstance(right, int | float) and not isinstance(left, bool):
                 if not rel.holds(left, right):
                     other = campaign.indicator_by_code[rel.right].name
-                    findings.append(_finding(
-                        "relation_violated", f"«{ind.name}» ({left:g}) phải {rel.op.label} «{other}» ({right:g}).",
-                        "kiểm tra lại hai số liệu này.", place=places.get(rel.left), value=left))
+                    findings.append(
+                        _finding(
+                            "relation_violated",
+                            f"«{ind.name}» ({left:g}) phải {rel.op.label} «{other}» ({right:g}).",
+                            "kiểm tra lại hai số liệu này.",
+                            place=places.get(rel.left),
+                            value=left,
+                        )
+                    )
     if period is not None:
         findings += _check_history(campaign, unit, period, values, places, history)
     return findings, values
 
 
-def _check_history(campaign: Campaign, unit: Unit, period: Period, values: Mapping[str, Any],
-                   places: Mapping[str, Any], history: History) -> list[Finding]:
+def _check_history(
+    campaign: Campaign,
+    unit: Unit,
+    period: Period,
+    values: Mapping[str, Any],
+    places: Mapping[str, Any],
+    history: History,
+) -> list[Finding]:
     findings = []
-    start = period.start.isoformat()
+    end = period.end.isoformat()
     for code, value in values.items():
         ind = campaign.indicator_by_code[code]
         if not ind.is_numeric or isinstance(value, bool):
             continue
-        past = [(s, v) for s, v in history.values.get(code, []) if s < start]
+        past = [(e, v) for e, v in history.values.get(code, []) if e < end and isinstance(v, int | float)]
         if ind.cumulative and past and value < past[-1][1]:
-            findings.append(_finding(
-                "cumulative_decrease", f"«{ind.name}» là số lũy kế nhưng {value:g} nhỏ hơn số đã báo cáo trước đó ({past[-1][1]:g}).",
-                "số lũy kế chỉ tăng hoặc giữ nguyên; kiểm tra lại.", place=places.get(code), value=value))
+            findings.append(
+                _finding(
+                    "cumulative_decrease",
+                    f"«{ind.name}» là số lũy kế nhưng {value:g} nhỏ hơn số đã báo cáo trước đó ({past[-1][1]:g}).",
+                    "số lũy kế chỉ tăng hoặc giữ nguyên; kiểm tra lại.",
+                    place=places.get(code),
+                    value=value,
+                )
+            )
             continue
         series = [v for _s, v in past]
         if ind.cumulative:
@@ -291,19 +461,40 @@ def _check_history(campaign: Campaign, unit: Unit, period: Period, values: Mappi
         if step is not None and len(steps) >= 2:
             usual = statistics.median(steps)
             if usual > 0 and step > JUMP_FACTOR * usual:
-                findings.append(_finding(
-                    "unusual_jump", f"«{ind.name}» tăng {step:g}, gấp hơn {JUMP_FACTOR} lần mức thường thấy ({usual:g}).",
-                    "kiểm tra lại số liệu (đã được ghi nhận).", place=places.get(code), severity=WARNING, value=value))
+                findings.append(
+                    _finding(
+                        "unusual_jump",
+                        f"«{ind.name}» tăng {step:g}, gấp hơn {JUMP_FACTOR} lần mức thường thấy ({usual:g}).",
+                        "kiểm tra lại số liệu (đã được ghi nhận).",
+                        place=places.get(code),
+                        severity=WARNING,
+                        value=value,
+                    )
+                )
         target = campaign.target_for(unit, code)
         if target and target.value and ind.kind is IndicatorKind.COUNT and value > target.value:
-            findings.append(_finding(
-                "above_target", f"«{ind.name}» ({value:g}) vượt chỉ tiêu được giao ({target.value:g}).",
-                "nếu đúng thì không cần làm gì.", place=places.get(code), severity=WARNING, value=value))
+            findings.append(
+                _finding(
+                    "above_target",
+                    f"«{ind.name}» ({value:g}) vượt chỉ tiêu được giao ({target.value:g}).",
+                    "nếu đúng thì không cần làm gì.",
+                    place=places.get(code),
+                    severity=WARNING,
+                    value=value,
+                )
+            )
     return findings
 
 
-def validate_return(campaign: Campaign, folder_unit: str, got: ReturnedFigures, key: bytes, now: datetime,
-                    history: History | None = None, layout_of: LayoutSource = layout_template) -> Verdict:
+def validate_return(
+    campaign: Campaign,
+    folder_unit: str,
+    got: ReturnedFigures,
+    key: bytes,
+    now: datetime,
+    history: History | None = None,
+    layout_of: LayoutSource = layout_template,
+) -> Verdict:
     """Judge one returned workbook: accepted with typed values, or refused with every finding."""
     findings, unit, _layout = identify(campaign, folder_unit, got, key, layout_of)
     version = None
@@ -312,13 +503,22 @@ def validate_return(campaign: Campaign, folder_unit: str, got: ReturnedFigures, 
     except (TypeError, ValueError):
         version = None
     unit_code = unit.code if unit else None
-    if unit is None or any(f.code in {"bad_signature", "old_template", "wrong_folder", "not_our_template", "other_campaign"}
-                           for f in findings):
+    if unit is None or any(
+        f.code in {"bad_signature", "old_template", "wrong_folder", "not_our_template", "other_campaign"}
+        for f in findings
+    ):
         return _refuse(findings, unit_code=unit_code, template_version=version)
     period_findings, period, timeliness = check_period(campaign, got, now)
     findings += period_findings
     figure_findings, values = check_figures(campaign, unit, period, got, history or History())
     findings += figure_findings
     accepted = not any(f.is_error for f in findings)
-    return Verdict(accepted=accepted, findings=tuple(findings), unit_code=unit_code, period=period,
-                   template_version=version, timeliness=timeliness, values=values if accepted else {})
+    return Verdict(
+        accepted=accepted,
+        findings=tuple(findings),
+        unit_code=unit_code,
+        period=period,
+        template_version=version,
+        timeliness=timeliness,
+        values=values if accepted else {},
+    )
