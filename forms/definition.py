@@ -399,10 +399,13 @@ def _build_indicators(raw: RawDefinition, col: _Collector, attributes: set[str])
         if values is None:
             continue
         code = values["code"]
-        if code in parsed:
+        # Excel's defined names ignore case: NHAP_tk and NHAP_TK would be one cell.
+        clash = next((c for c in parsed if c.upper() == code.upper()), None)
+        if clash is not None:
             col.add(
                 "duplicate_indicator",
-                f"Mã chỉ tiêu «{code}» bị trùng (đã có ở dòng {parsed[code][0].row}).",
+                f"Mã chỉ tiêu «{code}» trùng với «{clash}» ở dòng {parsed[clash][0].row} "
+                "(tên ô trong Excel không phân biệt chữ hoa, chữ thường).",
                 row,
                 "code",
                 "đặt mã khác.",

@@ -402,11 +402,19 @@ class Campaign(Model):
         """Units whose parent is ``code``."""
         return [u for u in self.units if u.parent == code]
 
+    @cached_property
+    def targets_by_indicator(self) -> dict[str, tuple[Target, ...]]:
+        """Targets grouped by indicator code (looked up once per unit and indicator, often)."""
+        grouped: dict[str, list[Target]] = {}
+        for t in self.targets:
+            grouped.setdefault(t.indicator, []).append(t)
+        return {code: tuple(ts) for code, ts in grouped.items()}
+
     def target_for(self, unit: Unit, indicator: str) -> Target | None:
         """The most specific target of ``indicator`` that applies to ``unit``, if any."""
         best: Target | None = None
-        for t in self.targets:
-            if t.indicator == indicator and t.applies_to(unit):
+        for t in self.targets_by_indicator.get(indicator, ()):
+            if t.applies_to(unit):
                 if best is None or t.specificity() > best.specificity():
                     best = t
         return best

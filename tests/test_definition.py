@@ -83,6 +83,7 @@ MISTAKES = [
     ("unknown_ratio_operand", INDICATORS, "Mẫu số", "KHONG_CO", {"row_code": "TL_TRUC_TUYEN"}),
     ("unknown_ratio_operand", INDICATORS, "Tử số", "KHONG_CO", {"row_code": "TL_CKS"}),
     ("bad_choice", UNITS, "Cấp", "vũ trụ", {"row_code": "XA_DAI"}),
+    ("duplicate_indicator", INDICATORS, "Mã chỉ tiêu", "tk_muc1", {"row_code": "TK_MUC2"}),
     ("bad_date", PERIODS, "Từ ngày", "32/13/2023", {"row_code": "TK"}),
 ]
 
