@@ -16,7 +16,6 @@ import io
 import multiprocessing
 import os
 import re
-import secrets
 import struct
 import threading
 import zipfile
@@ -29,6 +28,7 @@ from typing import Any, NamedTuple
 
 import xlsxwriter
 
+from forms.atomic import write_atomic
 from forms.layout import (
     ROLE_FORMULA,
     ROLE_META,
@@ -83,7 +83,7 @@ def write_template(campaign: Campaign, unit: Unit, path: Path, key: bytes) -> Pa
     """Write ``unit``'s locked template for ``campaign`` to ``path`` atomically; return ``path``."""
     layout = layout_template(campaign, unit)
     data = render_template(layout, key)
-    return _write_atomically(Path(path), data)
+    return write_atomic(Path(path), data)
 
 
 def render_template(layout: TemplateLayout, key: bytes, issued_at: datetime | None = None) -> bytes:
@@ -154,7 +154,7 @@ class _Batch:
         targets = self.generic + tuple(self.by_unit.get(unit_code, ()))
         narrowed = self.campaign.model_copy(update={"targets": targets})
         data = render_template(layout_template(narrowed, unit), self.key)
-        return _write_atomically(self.out_dir / f"{unit_code}.xlsx", data)
+        return write_atomic(self.out_dir / f"{unit_code}.xlsx", data)
 
 
 # The pool's per-process batch, set once by the initializer so the campaign is pickled once
@@ -457,16 +457,3 @@ def _insert_protection(workbook_xml: bytes, element: bytes) -> bytes:
     if views is None:
         raise ValueError("xl/workbook.xml has neither workbookPr nor bookViews")
     return workbook_xml[: views.start()] + element + workbook_xml[views.start() :]
-
-
-def _write_atomically(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp")
-    try:
-        # No fsync: a template can always be written again, and 10,000 fsyncs would dominate.
-        temp.write_bytes(data)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path

@@ -10,12 +10,11 @@ same file instead of adding a second one.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from forms.atomic import write_atomic
 from forms.findings import Finding
 from forms.schema import Campaign, IndicatorKind, format_deadline
 from forms.vi_format import format_figure, format_moment, format_rate
@@ -98,22 +97,10 @@ def render_receipt(
     return "\r\n".join(lines) + "\r\n"
 
 
-def _write_atomic(path: Path, data: bytes) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def write_receipt(folder: Path, stem: str, text: str) -> Path:
     """Write ``text`` as ``<stem>.txt`` in UTF-8 with BOM (Notepad shows diacritics), replacing any earlier copy."""
     folder.mkdir(parents=True, exist_ok=True)
-    return _write_atomic(folder / f"{stem}.txt", text.encode("utf-8-sig"))
+    return write_atomic(folder / f"{stem}.txt", text.encode("utf-8-sig"))
 
 
 def annotated_name(stem: str) -> str:
@@ -144,4 +131,4 @@ def write_annotated_copy(original: bytes, findings: list[Finding], folder: Path,
     buffer = io.BytesIO()
     book.save(buffer)
     folder.mkdir(parents=True, exist_ok=True)
-    return _write_atomic(folder / annotated_name(stem), buffer.getvalue())
+    return write_atomic(folder / annotated_name(stem), buffer.getvalue())

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from forms.atomic import write_atomic
 from forms.clock import now_local
 from forms.findings import DefinitionError, Finding
 from forms.loader import WORKBOOK_SUFFIXES, YAML_SUFFIXES, load_campaign
@@ -36,18 +37,6 @@ class Share:
     layout: ShareLayout
     campaign: Campaign
     manifest: dict
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _read_manifest(layout: ShareLayout) -> dict | None:
@@ -89,7 +78,7 @@ def init_share(root: Path, definition: Path, key: bytes, progress: Progress | No
     for old in (*WORKBOOK_SUFFIXES, *YAML_SUFFIXES):
         if old != suffix and layout.definition(old).exists():
             layout.definition(old).unlink()  # one definition copy only: the one the share was made from
-    _write_atomic(layout.definition(suffix), Path(definition).read_bytes())
+    write_atomic(layout.definition(suffix), Path(definition).read_bytes())
     stamp = now_local().isoformat(timespec="seconds")
     manifest = {
         "campaign_code": campaign.info.code,
@@ -99,11 +88,11 @@ def init_share(root: Path, definition: Path, key: bytes, progress: Progress | No
         "updated_at": stamp,
         "units": [u.code for u in units],
     }
-    _write_atomic(layout.manifest, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
-    _write_atomic(layout.clerk_readme, render_clerk_readme(campaign).encode("utf-8-sig"))
-    _write_atomic(layout.acl_dir / "smb.conf.txt", render_samba(layout, campaign).encode("utf-8"))
-    _write_atomic(layout.acl_dir / "phan_quyen_linux.sh", render_setfacl(layout, campaign).encode("utf-8"))
-    _write_atomic(layout.acl_dir / "phan_quyen_windows.cmd", render_icacls(layout, campaign).encode("utf-8"))
+    write_atomic(layout.manifest, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
+    write_atomic(layout.clerk_readme, render_clerk_readme(campaign).encode("utf-8-sig"))
+    write_atomic(layout.acl_dir / "smb.conf.txt", render_samba(layout, campaign).encode("utf-8"))
+    write_atomic(layout.acl_dir / "phan_quyen_linux.sh", render_setfacl(layout, campaign).encode("utf-8"))
+    write_atomic(layout.acl_dir / "phan_quyen_windows.cmd", render_icacls(layout, campaign).encode("utf-8"))
     return Share(layout=layout, campaign=campaign, manifest=manifest)
 
 
