@@ -201,6 +201,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 share,
                 load_or_create_key(args.key),
                 settle=args.settle,
+                **({"batch_size": args.batch_size} if args.batch_size else {}),
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     except Timeout:
@@ -208,6 +209,64 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 3
     console.print(summary.describe())
     return 0
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds (argparse type, Vietnamese error)."""
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"«{text}» không phải số giây") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"số giây phải lớn hơn 0 (nhận {text})")
+    return value
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """``chitieu watch SHARE``: ingest each file as soon as it is complete, until stopped (Ctrl+C, SIGTERM)."""
+    from processors.watcher import SETTLE_SECONDS, WatchError, WatchSettings, watch_share
+
+    settings = WatchSettings(
+        polling=args.polling,
+        interval=args.interval,
+        settle=args.settle if args.settle is not None else SETTLE_SECONDS,
+    )
+    try:
+        return watch_share(Path(args.share), args.key, settings)
+    except DefinitionError as err:
+        return _report_definition_error(err)
+    except WatchError as err:
+        err_console.print(f"[red]{err}[/red]")
+        return 2
+
+
+def cmd_master(args: argparse.Namespace) -> int:
+    """``chitieu master SHARE``: rebuild the master workbook from the ledger (exit 3 when it is open)."""
+    from filelock import FileLock, Timeout
+
+    from processors.intake import LOCK_TIMEOUT
+    from processors.ledger import open_ledger
+    from processors.master import BUSY, UPDATED, update_master
+    from shared_folder_layout.share import ShareError, open_share
+
+    try:
+        share = open_share(Path(args.share))
+    except DefinitionError as err:
+        return _report_definition_error(err)
+    except ShareError as err:
+        err_console.print(f"[red]{err}[/red]")
+        return 2
+    try:
+        with FileLock(str(share.layout.lock), timeout=LOCK_TIMEOUT), open_ledger(share.layout.ledger) as ledger:
+            result = update_master(share, ledger, force=True)
+    except Timeout:
+        err_console.print("[red]Một tiến trình khác đang xử lý thư mục này quá lâu; thử lại sau.[/red]")
+        return 3
+    if result.status == UPDATED:
+        console.print(result.message)
+        return 0
+    err_console.print(f"[red]{result.message}[/red]")
+    return 3 if result.status == BUSY else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,7 +336,61 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="chỉ nhận tệp đã đứng yên ít nhất chừng ấy giây (mặc định 2)",
     )
+    # Hidden: how many files one ledger transaction records. Tests set it small so that a
+    # kill can land between commits; the default suits real use.
+    p.add_argument("--batch-size", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser(
+        "watch",
+        help="theo dõi thư mục dùng chung, xử lý ngay từng tệp vừa nộp xong (chạy liên tục, như một dịch vụ)",
+        description="Chạy liên tục: mỗi tệp đơn vị nộp vào «Nộp báo cáo» được xử lý ngay khi đã ghi xong "
+        "(kích thước, thời điểm sửa đứng yên) và phiếu phản hồi được trả ngay. Khi khởi động, xử lý cả các tệp "
+        "đến trong lúc không chạy. Chịu được thư mục dùng chung tạm mất rồi có lại. Nhật ký tiếng Việt ghi ra "
+        "màn hình và vào «Văn phòng/Nhật ký/chitieu.log». Dừng bằng Ctrl+C hoặc SIGTERM: làm xong lô đang dở rồi "
+        "thoát với mã 0. Cách chạy như dịch vụ Windows, systemd: docs/dich_vu.md.",
+    )
+    p.add_argument(
+        "share", metavar="THƯ_MỤC", help="thư mục dùng chung (trên chính máy này: sổ cái SQLite phải ở ổ đĩa cục bộ)"
+    )
+    p.add_argument(
+        "--polling",
+        action="store_true",
+        help="không dựa vào sự kiện của hệ thống tệp, quét lại định kỳ (thư mục mạng SMB/CIFS, đường dẫn UNC, "
+        "thư mục chia sẻ của máy ảo)",
+    )
+    p.add_argument(
+        "--interval",
+        metavar="GIÂY",
+        type=_seconds,
+        default=2.0,
+        help="với --polling: quét lại mỗi chừng ấy giây (mặc định 2)",
+    )
+    p.add_argument(
+        "--settle",
+        metavar="GIÂY",
+        type=_seconds,
+        default=None,
+        help="chỉ nhận tệp đã đứng yên ít nhất chừng ấy giây (mặc định 1)",
+    )
+    p.add_argument(
+        "--key",
+        metavar="TỆP",
+        type=Path,
+        help="tệp khóa bí mật của cơ quan (mặc định ~/.chitieu/secret.key, hoặc biến môi trường CHITIEU_KEY_FILE); "
+        "phải có sẵn: lệnh này không tạo khóa mới",
+    )
+    p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser(
+        "master",
+        help="tạo lại sổ tổng hợp tonghop.xlsm từ sổ cái",
+        description="Tạo lại sổ tổng hợp «Văn phòng/Tổng hợp/tonghop.xlsm» từ sổ cái: trang «Dữ liệu» (mọi số liệu "
+        "đang dùng), trang «Nhật ký» (mọi tệp đã nhận), nút «Tổng hợp». Lệnh «ingest» và «watch» tự cập nhật sổ sau "
+        "mỗi lần xử lý; lệnh này dùng khi cần tạo lại ngay. Sổ đang mở trong Excel thì không ghi, thoát với mã 3.",
+    )
+    p.add_argument("share", metavar="THƯ_MỤC", help="thư mục dùng chung")
+    p.set_defaults(func=cmd_master)
 
     p = sub.add_parser(
         "demo",

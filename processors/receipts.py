@@ -10,6 +10,7 @@ same file instead of adding a second one.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,26 @@ TIMELINESS_VI = {"on_time": "ĐÚNG HẠN", "late": "TRỄ HẠN"}
 MARK_FILL = "FFFF9999"
 
 
+# A POSIX file name holds 255 bytes, not characters: a clerk's name of 60 emoji or CJK
+# characters is legal on the share, but too long once a time, a hash or a tag is added to it.
+RECEIPT_NAME_BYTES = 120
+ARCHIVE_NAME_BYTES = 200
+
+
+def fit_file_component(name: str, limit: int, max_bytes: int) -> str:
+    """``safe_file_component(name, limit)``, shortened until its UTF-8 form holds at most ``max_bytes`` bytes."""
+    component = safe_file_component(name, limit)
+    while len(component.encode("utf-8")) > max_bytes and limit > 1:
+        limit -= 1
+        component = safe_file_component(name, limit)
+    return component
+
+
 def receipt_stem(record: FileRecord) -> str:
     """The receipt's file name without extension: time, outcome, the clerk's file name and the ledger id."""
     original = Path(record.original_name or "tep").stem
     moment = record.received_at.strftime("%Y-%m-%d %H.%M.%S")
-    return f"{moment} {TAGS[record.outcome]} - {safe_file_component(original, 60)} (#{record.id})"
+    return f"{moment} {TAGS[record.outcome]} - {fit_file_component(original, 60, RECEIPT_NAME_BYTES)} (#{record.id})"
 
 
 def render_receipt(
@@ -106,6 +122,23 @@ def write_receipt(folder: Path, stem: str, text: str) -> Path:
 def annotated_name(stem: str) -> str:
     """File name of the marked-up copy that goes with a refusal."""
     return f"{stem} - SỬA LẠI.xlsx"
+
+
+def discard_partial_answers(folder: Path, stem: str) -> None:
+    """Remove the temp files a writer killed while answering ``stem`` left in the unit's receipt folder.
+
+    ``write_atomic`` writes ``.<name stem>.<random>.tmp`` beside the target; a kill before its
+    rename leaves one in a folder the clerk reads. Called when a recorded file is answered
+    again after a crash (not on every answer: listing the folder costs on a share).
+    """
+    prefixes = (f".{stem}.", f".{Path(annotated_name(stem)).stem}.")
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.startswith(prefixes) and name.endswith(".tmp"):
+            (folder / name).unlink(missing_ok=True)
 
 
 def write_annotated_copy(original: bytes, findings: list[Finding], folder: Path, stem: str) -> Path | None:

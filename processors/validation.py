@@ -17,7 +17,15 @@ from datetime import datetime
 from typing import Any
 
 from forms.findings import ERROR, WARNING, Finding
-from forms.layout import TemplateLayout, changed_locked_cells, input_name, layout_template
+from forms.layout import (
+    COL_VALUE,
+    ROLE_FORMULA,
+    SHEET_REPORT,
+    TemplateLayout,
+    changed_locked_cells,
+    input_name,
+    layout_template,
+)
 from forms.parsing import fold, suggest_thousands
 from forms.schema import Campaign, Indicator, IndicatorKind, Period, Unit
 from forms.signing import verify_identity
@@ -172,12 +180,21 @@ def identify(
             )
         )
         return findings, unit, layout
+    if not got.locked:  # the report sheet was deleted (or emptied): one finding, not one per issued cell
+        findings.append(
+            _finding(
+                "missing_sheet",
+                f"Mẫu biểu thiếu trang «{SHEET_REPORT}» (trang đã bị xóa hoặc xóa hết nội dung).",
+                "không xóa, đổi tên hay di chuyển các trang của mẫu biểu; tải lại mẫu gốc, nhập số liệu rồi nộp.",
+            )
+        )
+        return findings, unit, layout
     changed = changed_locked_cells(layout, got.locked)
     for sheet, cell, issued, found in changed[:20]:
         findings.append(
             _finding(
                 "tampered",
-                f"Ô đã khóa bị thay đổi: phát hành «{issued}», nay là «{found}».",
+                f"Ô đã khóa bị thay đổi: phát hành «{_shown(issued)}», nay là «{_shown(found)}».",
                 "không sửa các ô đã khóa (tên chỉ tiêu, chỉ tiêu được giao); tải lại mẫu gốc.",
                 place=(sheet, cell),
                 value=found,
@@ -207,6 +224,11 @@ def identify(
             )
         )
     return findings, unit, layout
+
+
+def _shown(value: Any) -> str:
+    """A cell value as a clerk reads it in a message: an empty cell is «(trống)», not «None»."""
+    return "(trống)" if value is None or value == "" else str(value)
 
 
 def check_period(
@@ -380,9 +402,18 @@ def _bounded(ind: Indicator, value: float, bad) -> tuple[Any, list[Finding]]:
 
 
 def check_figures(
-    campaign: Campaign, unit: Unit, period: Period | None, got: ReturnedFigures, history: History
+    campaign: Campaign,
+    unit: Unit,
+    period: Period | None,
+    got: ReturnedFigures,
+    history: History,
+    layout: TemplateLayout | None = None,
 ) -> tuple[list[Finding], dict[str, Any]]:
-    """Parse every input, then check relations, cumulative order and the warnings (jumps, above target)."""
+    """Parse every input, then check relations, cumulative order and the warnings (jumps, above target).
+
+    Sums (e.g. Mức 1 + Mức 2) are not typed but are what targets are set on: they are computed
+    from their parts for the checks (never recorded), and placed at the template's formula cell.
+    """
     findings: list[Finding] = []
     values: dict[str, Any] = {}
     indicators = campaign.indicators_for(unit)
@@ -406,9 +437,14 @@ def check_figures(
         findings += problems
         if not problems:
             values[ind.code] = value
+    known = {**values, **_sums(indicators, values)}
+    if layout is not None:
+        places.update(
+            {c.key: (c.sheet, c.ref) for c in layout.cells if c.role == ROLE_FORMULA and c.col == COL_VALUE and c.key}
+        )
     for ind in indicators:
         for rel in ind.relations:
-            left, right = values.get(rel.left), values.get(rel.right)
+            left, right = known.get(rel.left), known.get(rel.right)
             if isinstance(left, int | float) and isinstance(right, int | float) and not isinstance(left, bool):
                 if not rel.holds(left, right):
                     other = campaign.indicator_by_code[rel.right].name
@@ -422,8 +458,19 @@ def check_figures(
                         )
                     )
     if period is not None:
-        findings += _check_history(campaign, unit, period, values, places, history)
+        findings += _check_history(campaign, unit, period, known, places, history)
     return findings, values
+
+
+def _sums(indicators: list[Indicator], values: Mapping[str, Any]) -> dict[str, float]:
+    """Each sum indicator whose parts were all given as numbers, computed."""
+    sums = {}
+    for ind in indicators:
+        if ind.kind is IndicatorKind.SUM:
+            parts = [values.get(p) for p in ind.parts]
+            if all(isinstance(v, int | float) and not isinstance(v, bool) for v in parts):
+                sums[ind.code] = sum(parts)
+    return sums
 
 
 def _check_history(
@@ -472,7 +519,7 @@ def _check_history(
                     )
                 )
         target = campaign.target_for(unit, code)
-        if target and target.value and ind.kind is IndicatorKind.COUNT and value > target.value:
+        if target and target.value and ind.kind in (IndicatorKind.COUNT, IndicatorKind.SUM) and value > target.value:
             findings.append(
                 _finding(
                     "above_target",
@@ -504,13 +551,14 @@ def validate_return(
         version = None
     unit_code = unit.code if unit else None
     if unit is None or any(
-        f.code in {"bad_signature", "old_template", "wrong_folder", "not_our_template", "other_campaign"}
+        f.code
+        in {"bad_signature", "old_template", "wrong_folder", "not_our_template", "other_campaign", "missing_sheet"}
         for f in findings
     ):
         return _refuse(findings, unit_code=unit_code, template_version=version)
     period_findings, period, timeliness = check_period(campaign, got, now)
     findings += period_findings
-    figure_findings, values = check_figures(campaign, unit, period, got, history or History())
+    figure_findings, values = check_figures(campaign, unit, period, got, history or History(), _layout)
     findings += figure_findings
     accepted = not any(f.is_error for f in findings)
     return Verdict(
