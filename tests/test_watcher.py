@@ -44,6 +44,7 @@ from forms.layout import NAME_PERIOD, input_name
 from processors.cli import build_parser, cmd_watch, main
 from processors.ledger import ACCEPTED, FileRecord, open_ledger
 from processors.logs import LOG_FILE, attach_log_file, log_event
+from processors.master_rows import SHEET_DATA
 from processors.watcher import is_hint
 from shared_folder_layout.layout import ShareLayout
 from shared_folder_layout.share import Share, init_share
@@ -304,6 +305,12 @@ def test_excel_libreoffice_and_slow_copy_each_taken_once_when_complete(share, re
     lock.unlink()  # LibreOffice closes the document
     time.sleep(0.3)
     assert len(ledger_files(share)) == 3
+    # The master the office keeps open shows every accepted figure, each with its source file.
+    with open_ledger(share.layout.ledger) as ledger:
+        effective = ledger.effective_figures()
+    data = list(openpyxl.load_workbook(share.layout.master)[SHEET_DATA].iter_rows(min_row=2, values_only=True))
+    assert len(data) == len(effective) > 0
+    assert {row[10] for row in data} >= {r.sha256 for r in files if r.outcome == "accepted"}
     # People read the log in Vietnamese, in the office folder as well as on the console.
     log = (share.layout.logs / LOG_FILE).read_text(encoding="utf-8")
     assert "Đã xử lý" in log and "tiếp nhận" in log and f"mode={mode}" in log
