@@ -152,19 +152,29 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_units(args: argparse.Namespace) -> int:
-    """``chitieu units SHARE [--json]``."""
-    import json
-
-    from shared_folder_layout.share import ShareError, list_units, open_share
+def _open_share(root: Path):
+    """The share at ``root``, or the exit code 2 after a Vietnamese message saying what is wrong."""
+    from shared_folder_layout.share import ShareError, open_share
 
     try:
-        rows = list_units(open_share(Path(args.share)))
+        return open_share(root)
     except DefinitionError as err:
         return _report_definition_error(err)
     except ShareError as err:
         err_console.print(f"[red]{err}[/red]")
         return 2
+
+
+def cmd_units(args: argparse.Namespace) -> int:
+    """``chitieu units SHARE [--json]``."""
+    import json
+
+    from shared_folder_layout.share import list_units
+
+    share = _open_share(Path(args.share))
+    if isinstance(share, int):
+        return share
+    rows = list_units(share)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -185,15 +195,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from forms.signing import load_or_create_key
     from processors.intake import ingest_share
-    from shared_folder_layout.share import ShareError, open_share
 
-    try:
-        share = open_share(Path(args.share))
-    except DefinitionError as err:
-        return _report_definition_error(err)
-    except ShareError as err:
-        err_console.print(f"[red]{err}[/red]")
-        return 2
+    share = _open_share(Path(args.share))
+    if isinstance(share, int):
+        return share
     try:
         with _progress() as progress:
             task = progress.add_task("Đang xử lý tệp nộp", total=None)
@@ -247,15 +252,10 @@ def cmd_master(args: argparse.Namespace) -> int:
     from processors.intake import LOCK_TIMEOUT
     from processors.ledger import open_ledger
     from processors.master import BUSY, UPDATED, update_master
-    from shared_folder_layout.share import ShareError, open_share
 
-    try:
-        share = open_share(Path(args.share))
-    except DefinitionError as err:
-        return _report_definition_error(err)
-    except ShareError as err:
-        err_console.print(f"[red]{err}[/red]")
-        return 2
+    share = _open_share(Path(args.share))
+    if isinstance(share, int):
+        return share
     try:
         with FileLock(str(share.layout.lock), timeout=LOCK_TIMEOUT), open_ledger(share.layout.ledger) as ledger:
             result = update_master(share, ledger, force=True)
