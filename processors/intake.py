@@ -20,7 +20,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -291,11 +291,13 @@ class _Pass:
         self.judging = _Judge(share.campaign, key)
         self.batch: list[tuple[Arrival, Outcome, bytes]] = []
         self.batch_hashes: dict[tuple[str, str], str] = {}  # (unit, sha) accepted in this batch -> arrival key
-        self.pool: Any = None  # worker processes for a large pass (see ``workers``)
+        self.pool: ProcessPoolExecutor | None = None  # worker processes for a large pass (see ``workers``)
         self.ahead: dict[Path, _Ahead] = {}  # arrivals read ahead, being judged by the workers
+        self.upcoming: list[Arrival] = []  # the next batch, read ahead once this one is committed
         # Per unit, how many commits changed its accepted history: a judgement made against an
         # older history is stale and is made again here.
         self.generations: dict[str, int] = {}
+        self.keys_committed: set[str] = set()  # arrival keys recorded by this pass
         self.writer: ThreadPoolExecutor | None = None
         self.writing: dict[Path, Future] = {}  # archive temp file -> its write, until the batch commits
 
@@ -312,17 +314,19 @@ class _Pass:
                     self.writer = None
                 return
             # "spawn" everywhere: the same on the office's Windows machines, and no fork of a
-            # process that may be running watcher threads.
+            # process that may be running watcher threads. An executor, not multiprocessing.Pool:
+            # a worker that dies makes the pass fail (as a crash would) instead of waiting forever.
             context = multiprocessing.get_context("spawn")
-            with context.Pool(
-                count, initializer=_start_worker, initargs=(self.campaign, self.key, os.getpid())
-            ) as pool:
-                self.pool = pool
-                try:
-                    yield
-                finally:
-                    self.pool, self.writer = None, None
-                    self.ahead.clear()
+            pool = ProcessPoolExecutor(
+                count, mp_context=context, initializer=_start_worker, initargs=(self.campaign, self.key, os.getpid())
+            )
+            self.pool = pool
+            try:
+                yield
+            finally:
+                self.pool, self.writer = None, None
+                self.ahead.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def read_ahead(self, arrivals: list[Arrival]) -> None:
         """With worker processes: read these arrivals now and start judging the new ones in the workers."""
@@ -337,15 +341,15 @@ class _Pass:
             if data is not None:
                 sha = hashlib.sha256(data).hexdigest()
                 key = make_arrival_key(arrival.folder_unit, arrival.name, sha, arrival.size, arrival.mtime_ns)
-                # Only this pass records this arrival, and only when its turn comes: what the
-                # ledger says now still holds then.
+                # Still true when its turn comes unless this pass records the same key before
+                # (see ``recorded``).
                 recorded = self.ledger.find_arrival(key)
                 if recorded is None:
                     unit = arrival.folder_unit
                     generation = self.generations.get(unit, 0)
                     history = self.ledger.unit_history(unit)
-                    job = self.pool.apply_async(
-                        _assess_in_worker, (unit, arrival.name, key, arrival.size, sha, data, received, history)
+                    job = self.pool.submit(
+                        _assess_in_worker, unit, arrival.name, key, arrival.size, sha, data, received, history
                     )
             self.ahead[arrival.path] = _Ahead(received, data, sha, recorded, job, generation)
 
@@ -360,14 +364,15 @@ class _Pass:
     def recorded(self, arrival: Arrival, data: bytes) -> tuple[str, FileRecord | None]:
         """The hash of the arrival's bytes and its ledger record if an earlier pass recorded it."""
         ahead = self.ahead.get(arrival.path)
-        if ahead is not None and ahead.sha:
-            return ahead.sha, ahead.recorded
-        sha = hashlib.sha256(data).hexdigest()
+        sha = ahead.sha if ahead is not None and ahead.sha else hashlib.sha256(data).hexdigest()
         key = make_arrival_key(arrival.folder_unit, arrival.name, sha, arrival.size, arrival.mtime_ns)
+        if ahead is not None and ahead.sha and key not in self.keys_committed:
+            return sha, ahead.recorded
         return sha, self.ledger.find_arrival(key)
 
     def committed(self, records: list[FileRecord]) -> None:
-        """Note the units whose accepted history these committed records changed."""
+        """Note the arrival keys recorded and the units whose accepted history these committed records changed."""
+        self.keys_committed.update(record.arrival_key for record in records)
         for record in records:
             if record.outcome == ACCEPTED:
                 for unit in {record.folder_unit, record.unit_code}:
@@ -383,7 +388,7 @@ class _Pass:
         ahead = self.ahead.pop(arrival.path, None)
         if ahead is not None and ahead.job is not None:
             if self.generations.get(arrival.folder_unit, 0) == ahead.generation:
-                return self.settle_duplicate(ahead.job.get())
+                return self.settle_duplicate(ahead.job.result())
             # Judged against a history that a commit has changed since: judge again below.
         key = make_arrival_key(arrival.folder_unit, arrival.name, sha, arrival.size, arrival.mtime_ns)
         outcome = self.judging.assess(
@@ -446,7 +451,7 @@ class _Pass:
         for write in writing:
             write.result()
 
-    def annotate_ahead(self, records: list[FileRecord]) -> dict[int, Any]:
+    def annotate_ahead(self, records: list[FileRecord]) -> dict[int, Future]:
         """With worker processes: start the marked-up copies of these refused records there; jobs by record id."""
         if self.pool is None:
             return {}
@@ -454,7 +459,7 @@ class _Pass:
         for record in records:
             if _may_annotate(record):
                 receipts = self.layout.unit(record.folder_unit).receipts
-                jobs[record.id] = self.pool.apply_async(_annotate, (receipts, record))
+                jobs[record.id] = self.pool.submit(_annotate, receipts, record)
         return jobs
 
 
@@ -465,7 +470,7 @@ class _Ahead(NamedTuple):
     data: bytes | None
     sha: str  # "" when there are no bytes
     recorded: FileRecord | None  # the ledger's record of this arrival, from an interrupted pass
-    job: Any  # multiprocessing AsyncResult of the outcome, or None (folder, unstable, recorded)
+    job: Future | None  # the workers' outcome; None for a folder, a file still changing or one recorded
     generation: int  # the unit's history generation the judgement was made against
 
 
@@ -572,14 +577,14 @@ def _folder_outcome(arrival: Arrival, received: datetime, layout: ShareLayout) -
     )
 
 
-def answer(share: Share, ledger: Ledger, record: FileRecord, annotating: Any = None) -> Path:
+def answer(share: Share, ledger: Ledger, record: FileRecord, annotating: Future | None = None) -> Path:
     """Write the receipt (and for a refused template, the marked-up copy) of a recorded file; return the receipt.
 
-    ``annotating``: the marked-up copy already being made by a worker process (its AsyncResult).
+    ``annotating``: the marked-up copy already being made by a worker process.
     """
     folders = share.layout.unit(record.folder_unit)
     stem = receipt_stem(record)
-    marked = annotating.get() if annotating is not None else _annotate(folders.receipts, record)
+    marked = annotating.result() if annotating is not None else _annotate(folders.receipts, record)
     figures = ledger.figures_of(record.id) if record.outcome == ACCEPTED else {}
     earlier = ledger.find_file(record.duplicate_of) if record.duplicate_of else None
     text = render_receipt(share.campaign, record, figures, annotated_name(stem) if marked else None, earlier)
@@ -643,9 +648,8 @@ def ingest_share(
         chunks = list(_chunks(ready, batch_size))
         with work.workers(len(ready)):
             for i, chunk in enumerate(chunks):
-                # This batch and the next are read and judged by the workers while this one is
-                # archived, committed and answered here.
-                work.read_ahead([a for c in chunks[i : i + 2] for a in c])
+                work.read_ahead(chunk)  # already done while the previous batch was answered
+                work.upcoming = chunks[i + 1] if i + 1 < len(chunks) else []
                 _run_batch(work, chunk, summary)
                 done += len(chunk)
                 if progress:
@@ -710,6 +714,9 @@ def _run_batch(work: _Pass, chunk: list[Arrival], summary: IngestSummary) -> Non
         if outcome.outcome == ACCEPTED:
             accepting.add(arrival.folder_unit)
     _commit(work, pending, finished, summary)
+    # With worker processes: they judge the next batch (against the history just committed)
+    # and mark refused copies while this batch is answered here.
+    work.read_ahead(work.upcoming)
     annotating = work.annotate_ahead([record for _arrival, record in finished])
     for arrival, record in finished:
         # Answer first, then clear the inbox: a crash in between leaves the arrival for the next
