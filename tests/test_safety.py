@@ -25,6 +25,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
+from intake_helpers import make_encrypted, make_ods
 
 from processors.safety import ContainerReport, inspect_bytes, inspect_container, safe_display_name, safe_file_component
 from processors.safety_messages import codes
@@ -131,28 +132,6 @@ def make_xls() -> bytes:
     sheet.write(0, 1, 50802)
     buffer = io.BytesIO()
     book.save(buffer)
-    return buffer.getvalue()
-
-
-def make_encrypted(plain: bytes) -> bytes:
-    """A real password-protected .xlsx (ECMA-376 agile encryption) made by msoffcrypto-tool."""
-    ooxml = pytest.importorskip("msoffcrypto.format.ooxml")
-    buffer = io.BytesIO()
-    ooxml.OOXMLFile(io.BytesIO(plain)).encrypt("matkhau123", buffer)
-    return buffer.getvalue()
-
-
-def make_ods() -> bytes:
-    """An OpenDocument spreadsheet: the stored mimetype member first, as the standard requires."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
-        target.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
-        target.writestr(
-            "META-INF/manifest.xml",
-            '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-            'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>',
-        )
-        target.writestr("content.xml", '<?xml version="1.0" encoding="UTF-8"?><office:document-content/>')
     return buffer.getvalue()
 
 
