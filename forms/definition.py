@@ -618,6 +618,7 @@ def _build_periods(raw: RawDefinition, col: _Collector) -> tuple[list[Period], l
                 deadline_time=at,
                 deadline_weekday=values.get("deadline_weekday"),
                 deadline_days_after=values.get("deadline_days_after", 0),
+                note=values.get("note", ""),
             )
             items = made.expand()
         else:
@@ -632,7 +633,14 @@ def _build_periods(raw: RawDefinition, col: _Collector) -> tuple[list[Period], l
                     "sửa hạn nộp cho sau ngày bắt đầu kỳ.",
                 )
                 continue
-            made = Period(code=values["code"], label=values["label"], start=start, end=end, deadline=deadline)
+            made = Period(
+                code=values["code"],
+                label=values["label"],
+                start=start,
+                end=end,
+                deadline=deadline,
+                note=values.get("note", ""),
+            )
             items = [made]
         clash = [p for p in items if p.code in seen or p.label in seen]
         if clash:

@@ -108,6 +108,7 @@ def _listed(p: Period) -> Row:
         "end": p.end,
         "deadline_date": local.date(),
         "deadline_time": local.time().replace(tzinfo=None),
+        "note": p.note or None,
     }
 
 
@@ -121,6 +122,7 @@ def _series(s: PeriodSeries) -> Row:
         "frequency": s.frequency.label,
         "deadline_weekday": None if s.deadline_weekday is None else WEEKDAYS_VI[s.deadline_weekday],
         "deadline_days_after": s.deadline_days_after or None,
+        "note": s.note or None,
     }
 
 

@@ -279,6 +279,7 @@ class Period(Model):
     start: date
     end: date
     deadline: datetime
+    note: str = ""
 
     _code = field_validator("code")(_check_code)
 
@@ -311,6 +312,7 @@ class PeriodSeries(Model):
     deadline_time: time = time(23, 59)
     deadline_weekday: int | None = Field(default=None, ge=0, le=6)
     deadline_days_after: int = Field(default=0, ge=0)
+    note: str = ""
 
     _code = field_validator("code_prefix")(_check_code)
 
@@ -327,7 +329,9 @@ class PeriodSeries(Model):
             else:
                 code = f"{self.code_prefix}{first:%Y%m}"
                 label = f"{self.label_prefix} {first:%m/%Y}"
-            periods.append(Period(code=code, label=label, start=first, end=last, deadline=self._deadline(last)))
+            periods.append(
+                Period(code=code, label=label, start=first, end=last, deadline=self._deadline(last), note=self.note)
+            )
         return periods
 
     def _deadline(self, last: date) -> datetime:

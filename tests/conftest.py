@@ -53,7 +53,7 @@ targets:
   - {indicator: SO_HOA, rate: "90%"}
 periods:
   - {code: N, label: Ngày, start: 2023-07-18, end: 2023-08-18, frequency: hằng ngày, deadline_time: "17:00"}
-  - {code: TK, label: Báo cáo tổng kết, start: 2023-07-18, end: 2023-08-18, deadline_date: 2023-08-19, deadline_time: "23:59"}
+  - {code: TK, label: Báo cáo tổng kết, start: 2023-07-18, end: 2023-08-18, deadline_date: 2023-08-19, deadline_time: "23:59", note: "Kế hoạch ghi «trước ngày 19/8/2023»."}
 """
 
 

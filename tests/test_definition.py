@@ -40,6 +40,7 @@ def test_campaign_content(small_campaign):
     assert len(small_campaign.schedule) == 33
     first = small_campaign.period_by_code["N20230718"]
     assert first.label == "Ngày 18/07/2023" and first.deadline.hour == 17
+    assert small_campaign.period_by_code["TK"].note == "Kế hoạch ghi «trước ngày 19/8/2023»."  # kept, round trip too
     # Indicators by level; a ratio brings its operands along.
     codes = [i.code for i in small_campaign.indicators_for(xa)]
     assert "TL_CKS" in codes and "CKS_CAN_BO" in codes and "CO_KE_HOACH" not in codes
