@@ -32,7 +32,14 @@ from forms.atomic import write_atomic
 from forms.clock import now_local
 from forms.vi_format import format_moment, format_number
 from processors.ledger import Ledger
-from processors.master_rows import data_table, log_table
+from processors.master_rows import (
+    data_table,
+    level_choices,
+    log_table,
+    period_choices,
+    report_tables,
+    summary_controls,
+)
 from processors.master_writer import STAMP_PROPERTY, MasterContent, render_master
 from shared_folder_layout.share import Share
 
@@ -41,7 +48,7 @@ CURRENT = "current"
 BUSY = "busy"
 FAILED = "failed"
 DEFERRED = "Số liệu vẫn an toàn trong sổ cái; sổ tổng hợp sẽ được cập nhật khi đóng sổ (lần xử lý sau hoặc lệnh «chitieu master»)."
-LAYOUT_VERSION = 1  # bump when the master's sheets change, so every share's master is rebuilt
+LAYOUT_VERSION = 2  # bump when the master's sheets change, so every share's master is rebuilt
 log = logging.getLogger(__name__)
 
 
@@ -119,6 +126,17 @@ def read_master_stamp(master: Path) -> str | None:
     return None
 
 
+def current_report(share: Share, moment: datetime) -> tuple[object | None, str]:
+    """The report the master opens on (the current period, every level), or None and why not."""
+    try:
+        from processors.report import load_report
+
+        return load_report(share, now=moment), ""
+    except Exception as err:  # the master still shows every figure and file; the button can retry
+        log.exception("report for the master failed")
+        return None, f" Chưa lập được báo cáo tổng hợp ({type(err).__name__}: {err}); bấm nút «Tổng hợp» để thử lại."
+
+
 def build_content(share: Share, ledger: Ledger, stamp: str, moment: datetime) -> MasterContent:
     """The master's content from the ledger."""
     from processors.master_vba import BUTTON_MACRO, CONF_SHEET
@@ -131,16 +149,22 @@ def build_content(share: Share, ledger: Ledger, stamp: str, moment: datetime) ->
         f"Cập nhật lúc {format_moment(moment)}: {format_number(len(figures))} số liệu của {format_number(in_use)} "
         f"tệp đang dùng; đã nhận {format_number(len(records))} tệp."
     )
+    report, problem = current_report(share, moment)
     vba, conf, _digest = _wiring()
     return MasterContent(
         title=campaign.info.name,
-        summary=summary,
+        summary=summary + problem,
         tables=(data_table(campaign, figures), log_table(campaign, records)),
         conf_sheet=CONF_SHEET,
         conf_rows=conf,
         vba_project=vba,
         button_macro=BUTTON_MACRO,
         stamp=stamp,
+        report=report_tables(campaign, report) if report is not None else (),
+        controls=tuple(summary_controls(report)) if report is not None else (),
+        periods=tuple(period_choices(campaign)),
+        levels=tuple(label for label, _level in level_choices(campaign)),
+        share_root=str(share.layout.root),
     )
 
 

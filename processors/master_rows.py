@@ -1,7 +1,9 @@
-"""The master's tables as plain rows: every effective figure («Dữ liệu») and every received file («Nhật ký»).
+"""The master's tables as plain rows: the report sheets, every effective figure («Dữ liệu») and every file («Nhật ký»).
 
-Pure: takes the campaign and what the ledger returned, gives sheets of values. The writer
-(processors.master_writer) decides how each value is stored; text is always text.
+Pure: takes the campaign, a report and what the ledger returned, gives sheets of values with
+their column formats. The same tables feed both writers: the XlsxWriter master
+(processors.master_writer) and the «Tổng hợp» button's handler (addin.handlers), which writes
+``table_grid(table)`` into the open workbook in one range assignment. Text is always text.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from forms.schema import TZ, Campaign, IndicatorKind
+from forms.schema import TZ, Campaign, IndicatorKind, Level
+from forms.vi_format import format_moment, format_rate
 from processors.ledger import ACCEPTED, DUPLICATE, LATE, ON_TIME, REFUSED, FileRecord
 
 SHEET_DATA = "Dữ liệu"
@@ -28,7 +31,7 @@ class Column:
 
     header: str
     width: float
-    style: str = "text"  # text | integer | count | decimal | percent | moment
+    style: str = "text"  # text | integer | count | decimal | percent | moment | date
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,17 @@ class Styled:
 
 @dataclass(frozen=True)
 class Table:
-    """A sheet of the master: name, columns and rows of values (str, float, int, datetime, Styled, None)."""
+    """A sheet of the master: name, columns and rows of values (str, float, int, datetime, Styled, None).
+
+    ``top`` is the 0-based row of the header; the lines above it hold ``title`` and ``notes``.
+    """
 
     name: str
     columns: tuple[Column, ...]
     rows: list[tuple[Any, ...]]
+    title: str = ""
+    notes: tuple[str, ...] = ()
+    top: int = 0
 
 
 DATA_COLUMNS = (
@@ -170,3 +179,290 @@ def log_table(campaign: Campaign, records: Iterable[FileRecord]) -> Table:
             )
         )
     return Table(SHEET_LOG, LOG_COLUMNS, rows)
+
+
+# ---------------------------------------------------------------- the report sheets
+
+SHEET_SUMMARY = "Tổng hợp"
+SHEET_RANKING = "Xếp hạng"
+SHEET_PROGRESS = "Tiến độ"
+SHEET_MISSING = "Chưa báo cáo"
+SHEET_LISTS = "Danh mục"  # hidden: the dropdowns' choices and the share's folder
+REPORT_SHEETS = (SHEET_SUMMARY, SHEET_RANKING, SHEET_PROGRESS, SHEET_MISSING)
+ALL_LEVELS = "Tất cả các cấp"
+STATUS_LABELS = {"on_time": "Đúng hạn", "late": "Trễ hạn", "missing": "Chưa báo cáo"}
+# «Tổng hợp»: the button over A1:B2, the title in C1, the status line in C2, the chosen period
+# and level in B4 and B5 (dropdowns), the reporting rate and the warnings in B6 and B7, the
+# table's header on row 9. The handler reads and writes these exact cells.
+STATUS_CELL = "C2"
+CONTROL_LABELS = ("Kỳ báo cáo", "Cấp", "Tỷ lệ báo cáo", "Lưu ý")
+CONTROL_ROW = 3  # 0-based: row 4
+PERIOD_CELL, LEVEL_CELL, RATE_CELL, WARNINGS_CELL = "B4", "B5", "B6", "B7"
+SUMMARY_TOP = 8  # 0-based header row of «Tổng hợp»'s table (row 9)
+REPORT_TOP = 3  # 0-based header row of the other report sheets (row 4)
+SHARE_LABEL = "Thư mục dùng chung"
+SHARE_CELL = "C2"  # in «Danh mục»: the share's root folder, written by chitieu (the button's fallback)
+NAME_PERIOD, NAME_LEVEL, NAME_SHARE = "TH_KY_BAO_CAO", "TH_CAP", "TH_THU_MUC"
+
+RANKING_COLUMNS = (
+    Column("Cấp", 14),
+    Column("Hạng", 8, "integer"),
+    Column("Mã đơn vị", 16),
+    Column("Tên đơn vị", 32),
+    Column("Điểm", 10, "decimal"),
+)
+PROGRESS_COLUMNS = (
+    Column("Kỳ báo cáo", 24),
+    Column("Đến ngày", 12, "date"),
+    Column("Thực hiện lũy kế", 18, "count"),
+    Column("Kế hoạch lũy kế", 18, "count"),
+    Column("Tỷ lệ so với kế hoạch", 14, "percent"),
+)
+MISSING_COLUMNS = (
+    Column("Mã đơn vị", 16),
+    Column("Tên đơn vị", 28),
+    Column("Tình trạng", 14),
+    Column("Người liên hệ", 22),
+    Column("Điện thoại", 16),
+    Column("Thư điện tử", 26),
+    Column("Nội dung nhắc", 90, "wrap"),
+)
+SUMMARY_UNIT_COLUMNS = (
+    Column("Hạng", 13, "integer"),
+    Column("Mã đơn vị", 18),
+    Column("Tên đơn vị", 28),
+    Column("Cấp", 10),
+    Column("Đơn vị cấp trên", 22),
+    Column("Tình trạng", 14),
+    Column("Thời điểm nhận", 20, "moment"),
+    Column("Điểm", 9, "decimal"),
+)
+TEXT_KINDS = frozenset({IndicatorKind.YES_NO, IndicatorKind.STATUS, IndicatorKind.TEXT})
+
+
+def records(data: Any) -> list[dict[str, Any]]:
+    """Rows of a report table as dicts, whether a DataFrame, dataclasses or dicts; missing values become None."""
+    if data is None:
+        return []
+    if hasattr(data, "to_dict") and hasattr(data, "columns"):
+        frame = data.astype(object).where(data.notna(), None)
+        return frame.to_dict("records")
+    rows = []
+    for item in data:
+        if isinstance(item, Mapping):
+            rows.append(dict(item))
+        elif hasattr(item, "__dataclass_fields__"):
+            rows.append({name: getattr(item, name) for name in item.__dataclass_fields__})
+        else:
+            rows.append(dict(item._asdict()))
+    return rows
+
+
+def level_label(level: Any) -> str:
+    """A level as the dropdown shows it: «Xã», «Huyện»… (None: every level)."""
+    if level in (None, ""):
+        return ALL_LEVELS
+    label = getattr(level, "label", None) or str(level)
+    try:
+        label = Level(str(level)).label
+    except ValueError:
+        pass
+    return label[:1].upper() + label[1:]
+
+
+def level_choices(campaign: Campaign) -> list[tuple[str, Level | None]]:
+    """The level dropdown: every level, then each level that has reporting units, in the hierarchy's order."""
+    present = {u.level for u in campaign.reporting_units()}
+    return [(ALL_LEVELS, None)] + [(level_label(level), level) for level in Level if level in present]
+
+
+def period_choices(campaign: Campaign) -> list[str]:
+    """The period dropdown: every period's label, in schedule order."""
+    return [p.label for p in campaign.schedule]
+
+
+def _moment(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return local_moment(value) if value.tzinfo else value
+    if hasattr(value, "to_pydatetime"):
+        return _moment(value.to_pydatetime())
+    return value
+
+
+def _number(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return None if number != number else number  # NaN
+
+
+def _rate_text(rate: Any) -> str:
+    number = _number(rate)
+    return format_rate(number) if isinstance(number, float) else ""
+
+
+def report_context(report: Any) -> str:
+    """The line under each report sheet's title: period, level, moment of the figures."""
+    period = getattr(report, "period", None)
+    label = getattr(period, "label", None) or str(period or "")
+    parts = [f"Kỳ báo cáo: {label}", f"cấp: {level_label(getattr(report, 'level', None)).lower()}"]
+    as_of = getattr(report, "as_of", None)
+    if isinstance(as_of, datetime):
+        parts.append(f"số liệu đến {format_moment(as_of)}")
+    return "; ".join(parts) + "."
+
+
+def summary_controls(report: Any) -> list[Any]:
+    """The values of B4:B7 on «Tổng hợp»: chosen period and level, reporting rate, warnings."""
+    units = records(getattr(report, "units", None))
+    reported = sum(1 for u in units if u.get("status") in ("on_time", "late"))
+    rate = getattr(report, "reporting_rate", None)
+    rate_text = f"{reported}/{len(units)} đơn vị đã báo cáo"
+    if _rate_text(rate):
+        rate_text += f" ({_rate_text(rate)})"
+    warnings = getattr(report, "warnings", ()) or ()
+    period = getattr(report, "period", None)
+    return [
+        getattr(period, "label", None) or str(period or ""),
+        level_label(getattr(report, "level", None)),
+        rate_text,
+        clip_text("; ".join(warnings)) if warnings else "Không có.",
+    ]
+
+
+def _indicator_columns(campaign: Campaign, facts: list[dict[str, Any]]) -> list[tuple[str, str, Column]]:
+    """(indicator, field, column) for each indicator in the report: its value, then its rate when it has targets."""
+    present = {f["indicator"] for f in facts}
+    targeted = {f["indicator"] for f in facts if _number(f.get("target")) is not None}
+    columns = []
+    for indicator in campaign.indicators:
+        if indicator.code not in present:
+            continue
+        if indicator.kind in TEXT_KINDS:
+            style = "text"
+        else:
+            style = "percent" if indicator.kind in PERCENT_KINDS else "count"
+        columns.append((indicator.code, "value", Column(indicator.name, 16 if style != "text" else 24, style)))
+        if indicator.code in targeted:
+            columns.append((indicator.code, "rate", Column(f"{indicator.name}: tỷ lệ đạt", 12, "percent")))
+    return columns
+
+
+def _figure(value: Any, column: Column) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "Có" if value else "Không"
+    number = _number(value)
+    if column.style == "count" and isinstance(number, float) and not number.is_integer():
+        return Styled(number, "decimal")
+    return number
+
+
+def summary_table(campaign: Campaign, report: Any) -> Table:
+    """«Tổng hợp»: one row per unit of the chosen level, its status, score and each indicator's value and rate."""
+    units = records(getattr(report, "units", None))
+    facts = records(getattr(report, "indicators", None))
+    extra = _indicator_columns(campaign, facts)
+    by_unit: dict[str, dict[tuple[str, str], Any]] = {}
+    for f in facts:
+        cells = by_unit.setdefault(f["unit"], {})
+        cells[(f["indicator"], "value")] = f.get("value")
+        cells[(f["indicator"], "rate")] = f.get("rate")
+    names = campaign.unit_by_code
+    rows = []
+    for u in units:
+        parent = names.get(u.get("parent") or "")
+        cells = by_unit.get(u["code"], {})
+        rows.append(
+            (
+                _number(u.get("rank")) if u.get("rankable", True) else None,
+                u["code"],
+                u.get("name") or "",
+                level_label(u.get("level")),
+                parent.name if parent else (u.get("parent") or ""),
+                STATUS_LABELS.get(u.get("status") or "", u.get("status") or ""),
+                _moment(u.get("received_at")),
+                _number(u.get("score")),
+                *(_figure(cells.get((code, field)), column) for code, field, column in extra),
+            )
+        )
+    columns = SUMMARY_UNIT_COLUMNS + tuple(column for _code, _field, column in extra)
+    return Table(SHEET_SUMMARY, columns, rows, top=SUMMARY_TOP)
+
+
+def ranking_table(report: Any) -> Table:
+    """«Xếp hạng»: each level's ranking."""
+    rows = [
+        (level_label(r.get("level")), _number(r.get("rank")), r.get("unit") or "", r.get("name") or "",
+         _number(r.get("score")))
+        for r in records(getattr(report, "ranking", None))
+    ]  # fmt: skip
+    return Table(
+        SHEET_RANKING, RANKING_COLUMNS, rows, title="Xếp hạng", notes=(report_context(report),), top=REPORT_TOP
+    )
+
+
+def progress_table(report: Any) -> Table:
+    """«Tiến độ»: per period, what was done (cumulative) against what was expected by then."""
+    rows = []
+    for p in records(getattr(report, "progress", None)):
+        actual, expected = _number(p.get("actual")), _number(p.get("expected"))
+        ratio = actual / expected if isinstance(actual, float) and isinstance(expected, float) and expected else None
+        end = p.get("end")
+        rows.append((p.get("label") or p.get("period") or "", end, actual, expected, ratio))
+    return Table(
+        SHEET_PROGRESS, PROGRESS_COLUMNS, rows, title="Tiến độ", notes=(report_context(report),), top=REPORT_TOP
+    )
+
+
+def missing_table(report: Any) -> Table:
+    """«Chưa báo cáo»: late and missing units, whom to call and the reminder to send."""
+    rows = [
+        (r.get("unit") or "", r.get("name") or "", STATUS_LABELS.get(r.get("status") or "", r.get("status") or ""),
+         r.get("contact") or "", r.get("phone") or "", r.get("email") or "", clip_text(r.get("message") or ""))
+        for r in records(getattr(report, "reminders", None))
+    ]  # fmt: skip
+    title = "Đơn vị trễ hạn, chưa báo cáo"
+    return Table(SHEET_MISSING, MISSING_COLUMNS, rows, title=title, notes=(report_context(report),), top=REPORT_TOP)
+
+
+def report_tables(campaign: Campaign, report: Any) -> tuple[Table, ...]:
+    """The four report sheets of one report, in the master's order."""
+    return (summary_table(campaign, report), ranking_table(report), progress_table(report), missing_table(report))
+
+
+def table_grid(table: Table) -> list[list[Any]]:
+    """A table as the handler writes it from A1: title, notes, header, rows; text marked so Excel keeps it text."""
+    width = len(table.columns)
+    grid: list[list[Any]] = [[None] * width for _ in range(table.top)]
+    for i, line in enumerate((table.title, *table.notes)[: table.top]):
+        grid[i][0] = as_excel_text(line) if line else None
+    grid.append([as_excel_text(c.header) for c in table.columns])
+    for row in table.rows:
+        grid.append([grid_value(v) for v in row])
+    return grid
+
+
+def grid_value(value: Any) -> Any:
+    """One value for a 2-D range assignment: Styled unwrapped, text kept text, yes/no in words."""
+    if isinstance(value, Styled):
+        value = value.value
+    if isinstance(value, bool):
+        return as_excel_text("Có" if value else "Không")
+    if isinstance(value, str):
+        return as_excel_text(value) if value else None
+    return value
+
+
+def as_excel_text(text: str) -> str:
+    """Text Excel stores as typed: a leading apostrophe stops «=1+1», «0912…», «18/07/2023» becoming formula, number or date."""
+    return "'" + text
+
+
+def column_styles(table: Table) -> list[tuple[int, str]]:
+    """(0-based column, style) of the table's number and date columns; rows' own styles (Styled) win when written."""
+    return [(i, c.style) for i, c in enumerate(table.columns) if c.style not in ("text", "wrap")]

@@ -13,10 +13,28 @@ from typing import Any
 
 import xlsxwriter
 
-from processors.master_rows import Column, Styled, Table
+from processors.master_rows import (
+    CONTROL_LABELS,
+    CONTROL_ROW,
+    LEVEL_CELL,
+    NAME_LEVEL,
+    NAME_PERIOD,
+    NAME_SHARE,
+    PERIOD_CELL,
+    REPORT_SHEETS,
+    REPORT_TOP,
+    SHARE_CELL,
+    SHARE_LABEL,
+    SHEET_LISTS,
+    SHEET_PROGRESS,
+    SHEET_SUMMARY,
+    STATUS_CELL,
+    SUMMARY_TOP,
+    Column,
+    Styled,
+    Table,
+)
 
-SHEET_SUMMARY = "Tổng hợp"
-PLACEHOLDER_SHEETS = (SHEET_SUMMARY, "Xếp hạng", "Tiến độ", "Chưa báo cáo")
 BUTTON_CAPTION = "Tổng hợp"
 BUTTON_CELL = "A1"
 STAMP_PROPERTY = "chitieu_stamp"
@@ -26,12 +44,14 @@ NUMBER_FORMATS = {
     "decimal": "#,##0.00",
     "percent": "0.0%",
     "moment": "dd/mm/yyyy hh:mm:ss",
+    "date": "dd/mm/yyyy",
 }
 PLACEHOLDER_NOTE = "Trang này được điền khi bấm nút «Tổng hợp» (trên trang «Tổng hợp»)."
 GUIDE = (
-    "Các trang «Tổng hợp», «Xếp hạng», «Tiến độ», «Chưa báo cáo» được điền khi bấm nút «Tổng hợp»; "
-    "số liệu đã tiếp nhận ở trang «Dữ liệu», mọi tệp đã nhận ở trang «Nhật ký».",
-    "Sổ này được chitieu tạo lại từ sổ cái mỗi khi có tệp mới: đừng ghi gì khác vào đây.",
+    "Chọn kỳ báo cáo (ô B4) và cấp (ô B5) trong danh sách rồi bấm nút «Tổng hợp»: chitieu nhận các tệp mới nộp "
+    "và điền lại các trang «Tổng hợp», «Xếp hạng», «Tiến độ», «Chưa báo cáo», «Nhật ký».",
+    "Số liệu đã tiếp nhận ở trang «Dữ liệu». Sổ này được chitieu tạo lại từ sổ cái mỗi khi có tệp mới: "
+    "đừng ghi gì khác vào đây.",
 )
 _OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False}
 
@@ -48,6 +68,11 @@ class MasterContent:
     vba_project: bytes
     button_macro: str
     stamp: str
+    report: tuple[Table, ...] = ()  # «Tổng hợp», «Xếp hạng», «Tiến độ», «Chưa báo cáo»
+    controls: tuple[Any, ...] = ()  # B4:B7 of «Tổng hợp»: period, level, reporting rate, warnings
+    periods: tuple[str, ...] = ()  # the period dropdown's choices
+    levels: tuple[str, ...] = ()  # the level dropdown's choices
+    share_root: str = ""
 
 
 def render_master(content: MasterContent) -> bytes:
@@ -61,11 +86,16 @@ def render_master(content: MasterContent) -> bytes:
     )
     book.set_custom_property(STAMP_PROPERTY, content.stamp)
     formats = _add_formats(book)
-    add_summary_sheet(book, content, formats)
-    for name in PLACEHOLDER_SHEETS[1:]:
-        add_placeholder_sheet(book, name, formats)
+    report = {table.name: table for table in content.report}
+    add_summary_sheet(book, content, report.get(SHEET_SUMMARY), formats)
+    for name in REPORT_SHEETS[1:]:
+        table = report.get(name) or Table(name, (), [], title=name, notes=(PLACEHOLDER_NOTE,), top=REPORT_TOP)
+        sheet = add_table_sheet(book, table, formats)
+        if name == SHEET_PROGRESS and table.rows:
+            add_progress_chart(book, sheet, table, max(len(table.rows), len(content.periods)))
     for table in content.tables:
         add_table_sheet(book, table, formats)
+    add_lists_sheet(book, content, formats)
     add_conf_sheet(book, content.conf_sheet, content.conf_rows)
     book.close()
     return buffer.getvalue()
@@ -78,48 +108,124 @@ def _add_formats(book: xlsxwriter.Workbook) -> dict[str, Any]:
     )
     formats["title"] = book.add_format({"bold": True, "font_size": 14})
     formats["note"] = book.add_format({"italic": True, "font_color": "#595959"})
+    formats["label"] = book.add_format({"bold": True})
+    formats["input"] = book.add_format({"bg_color": "#FFF2CC", "border": 1, "bold": True})
+    formats["wrap"] = book.add_format({"text_wrap": True, "valign": "top"})
     return formats
 
 
-def add_summary_sheet(book: xlsxwriter.Workbook, content: MasterContent, formats: dict[str, Any]) -> None:
-    """The first sheet: the «Tổng hợp» button, the campaign's name and when the master was built."""
-    sheet = book.add_worksheet(SHEET_SUMMARY)
+def setup_print(sheet: Any, header_row: int) -> None:
+    """Print-ready: A4 landscape, one page wide, the header row on every page, page numbers in Vietnamese."""
+    sheet.set_paper(9)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    sheet.repeat_rows(header_row)
+    sheet.set_footer("&L&A&RTrang &P/&N")
+
+
+def add_summary_sheet(
+    book: xlsxwriter.Workbook, content: MasterContent, table: Table | None, formats: dict[str, Any]
+) -> None:
+    """The first sheet: the «Tổng hợp» button, the chosen period and level (dropdowns), the units' table."""
+    table = table or Table(SHEET_SUMMARY, (), [], top=SUMMARY_TOP)
+    sheet = add_table_sheet(book, table, formats, freeze_cols=3)
     sheet.insert_button(
         BUTTON_CELL, {"macro": content.button_macro, "caption": BUTTON_CAPTION, "width": 120, "height": 36}
     )
-    sheet.set_column("C:C", 110)
-    sheet.write_string("C1", content.title, formats["title"])
-    sheet.write_string("C2", content.summary)
-    for row, line in enumerate(GUIDE, 2):
-        sheet.write_string(row, 2, line, formats["note"])
-    sheet.set_landscape()
-    sheet.fit_to_pages(1, 0)
+    sheet.write_string(0, 2, content.title, formats["title"])
+    sheet.write_string(STATUS_CELL, content.summary)
+    sheet.write_string(2, 2, " ".join(GUIDE), formats["note"])
+    for i, label in enumerate(CONTROL_LABELS):
+        sheet.write_string(CONTROL_ROW + i, 0, label, formats["label"])
+        value = content.controls[i] if i < len(content.controls) else ""
+        style = formats["input"] if i < 2 else None
+        if value:
+            sheet.write_string(CONTROL_ROW + i, 1, str(value), style)
+        elif style:
+            sheet.write_blank(CONTROL_ROW + i, 1, None, style)
+    lists = f"'{SHEET_LISTS}'"
+    for cell, column, count, prompt in (
+        (PERIOD_CELL, "A", len(content.periods), "Chọn kỳ báo cáo rồi bấm nút «Tổng hợp»."),
+        (LEVEL_CELL, "B", len(content.levels), "Chọn cấp đơn vị rồi bấm nút «Tổng hợp»."),
+    ):
+        if count:
+            sheet.data_validation(
+                cell,
+                {
+                    "validate": "list",
+                    "source": f"={lists}!${column}$2:${column}${count + 1}",
+                    "input_title": "Chọn trong danh sách",
+                    "input_message": prompt,
+                    "error_title": "Không có trong danh sách",
+                    "error_message": "Hãy chọn một mục trong danh sách.",
+                },
+            )
+    book.define_name(NAME_PERIOD, f"='{SHEET_SUMMARY}'!${PERIOD_CELL[0]}${PERIOD_CELL[1:]}")
+    book.define_name(NAME_LEVEL, f"='{SHEET_SUMMARY}'!${LEVEL_CELL[0]}${LEVEL_CELL[1:]}")
     sheet.activate()
 
 
-def add_placeholder_sheet(book: xlsxwriter.Workbook, name: str, formats: dict[str, Any]) -> None:
-    """A summary sheet that the «Tổng hợp» button fills."""
-    sheet = book.add_worksheet(name)
-    sheet.set_column("A:A", 80)
-    sheet.write_string("A1", name, formats["title"])
-    sheet.write_string("A2", PLACEHOLDER_NOTE, formats["note"])
-
-
-def add_table_sheet(book: xlsxwriter.Workbook, table: Table, formats: dict[str, Any]) -> None:
-    """A data sheet: header row frozen with the first two columns, a filter, Vietnamese number and date formats."""
+def add_table_sheet(book: xlsxwriter.Workbook, table: Table, formats: dict[str, Any], freeze_cols: int = 2) -> Any:
+    """A table sheet: title and notes, header row frozen with the first columns, a filter, Vietnamese formats, print-ready."""
     sheet = book.add_worksheet(table.name)
+    top = table.top
     last_col = len(table.columns) - 1
+    for i, line in enumerate((table.title, *table.notes)[:top]):
+        if line:
+            sheet.write_string(i, 0, line, formats["title"] if i == 0 else formats["note"])
     for col, column in enumerate(table.columns):
-        sheet.set_column(col, col, column.width)
-        sheet.write_string(0, col, column.header, formats["header"])
-    sheet.freeze_panes(1, 2)
-    sheet.autofilter(0, 0, max(len(table.rows), 1), last_col)
-    sheet.set_landscape()
-    sheet.fit_to_pages(1, 0)
-    sheet.repeat_rows(0)
-    for row, values in enumerate(table.rows, 1):
+        sheet.set_column(col, col, column.width, formats.get(column.style))
+        sheet.write_string(top, col, column.header, formats["header"])
+    setup_print(sheet, top)
+    if not table.columns:
+        sheet.set_column(0, 0, 80)
+        return sheet
+    sheet.freeze_panes(top + 1, min(freeze_cols, len(table.columns)))
+    sheet.autofilter(top, 0, top + max(len(table.rows), 1), last_col)
+    for row, values in enumerate(table.rows, top + 1):
         for col, value in enumerate(values):
             write_value(sheet, row, col, value, table.columns[col], formats)
+    return sheet
+
+
+def add_progress_chart(book: xlsxwriter.Workbook, sheet: Any, table: Table, rows: int) -> None:
+    """A native line chart of «Tiến độ»: cumulative done against expected, per period (the handler refills its cells)."""
+    first, last = table.top + 1, table.top + rows
+    name = f"'{table.name}'"
+    chart = book.add_chart({"type": "line"})
+    for col, color in ((2, "#2E75B6"), (3, "#C00000")):
+        chart.add_series(
+            {
+                "name": [table.name, table.top, col],
+                "categories": f"={name}!$A${first + 1}:$A${last + 1}",
+                "values": f"={name}!${'ABCDE'[col]}${first + 1}:${'ABCDE'[col]}${last + 1}",
+                "line": {"color": color, "width": 2.25, "dash_type": "dash" if col == 3 else "solid"},
+                "marker": {"type": "circle" if col == 2 else "none"},
+            }
+        )
+    chart.set_title({"name": "Thực hiện lũy kế so với kế hoạch"})
+    chart.set_y_axis({"num_format": "#,##0", "major_gridlines": {"visible": True}})
+    chart.set_legend({"position": "bottom"})
+    chart.show_blanks_as("gap")
+    chart.set_size({"width": 720, "height": 360})
+    sheet.insert_chart(table.top, len(table.columns) + 1, chart)
+
+
+def add_lists_sheet(book: xlsxwriter.Workbook, content: MasterContent, formats: dict[str, Any]) -> None:
+    """The hidden «Danh mục» sheet: the dropdowns' choices and the share's folder (the button's way home)."""
+    sheet = book.add_worksheet(SHEET_LISTS)
+    sheet.set_column("A:B", 24)
+    sheet.set_column("C:C", 60)
+    for col, (header, values) in enumerate((("Kỳ báo cáo", content.periods), ("Cấp", content.levels))):
+        sheet.write_string(0, col, header, formats["header"])
+        for row, value in enumerate(values, 1):
+            sheet.write_string(row, col, value)
+    sheet.write_string(0, 2, SHARE_LABEL, formats["header"])
+    if content.share_root:
+        sheet.write_string(SHARE_CELL, content.share_root)
+    book.define_name(NAME_SHARE, f"='{SHEET_LISTS}'!${SHARE_CELL[0]}${SHARE_CELL[1:]}")
+    sheet.hide()
 
 
 def write_value(sheet: Any, row: int, col: int, value: Any, column: Column, formats: dict[str, Any]) -> None:
@@ -127,7 +233,7 @@ def write_value(sheet: Any, row: int, col: int, value: Any, column: Column, form
     if value is None or value == "":
         return
     if isinstance(value, str):
-        sheet.write_string(row, col, value)
+        sheet.write_string(row, col, value, formats["wrap"] if column.style == "wrap" else None)
     elif isinstance(value, Styled):
         write_value(sheet, row, col, value.value, Column(column.header, column.width, value.style), formats)
     elif isinstance(value, datetime):

@@ -23,9 +23,8 @@ from processors.cli import main
 from processors.intake import IngestSummary, ingest_share
 from processors.ledger import Ledger, open_ledger
 from processors.master import BUSY, FAILED, UPDATED, button_module_path, read_master_stamp, update_master
-from processors.master_rows import DATA_COLUMNS, LOG_COLUMNS, SHEET_DATA, SHEET_LOG
+from processors.master_rows import DATA_COLUMNS, LOG_COLUMNS, REPORT_SHEETS, SHEET_DATA, SHEET_LISTS, SHEET_LOG
 from processors.master_vba import BUTTON_MACRO, CONF_SHEET, HANDLER_COMMAND, find_standalone_workbook, read_vba_project
-from processors.master_writer import PLACEHOLDER_NOTE, PLACEHOLDER_SHEETS
 from shared_folder_layout.share import Share, init_share
 
 KEY = bytes(range(32))
@@ -187,7 +186,7 @@ def raw_cells(path: Path, sheet_name: str) -> dict[str, tuple[str | None, str | 
 
 def button_parts(path: Path) -> dict[str, str]:
     """What makes the «Tổng hợp» button: the sheet's legacy drawing, its relationship and the VML shape."""
-    part = sheet_part(path, PLACEHOLDER_SHEETS[0])
+    part = sheet_part(path, REPORT_SHEETS[0])
     rels_name = part.replace("worksheets/", "worksheets/_rels/") + ".rels"
     rels = zip_member(path, rels_name).decode()
     vml_name = next(n for n in zipfile.ZipFile(path).namelist() if n.startswith("xl/drawings/vmlDrawing"))
@@ -291,14 +290,12 @@ def test_master_holds_every_effective_figure_and_every_file(share: Share, monkey
     assert "xa_dai.xlsx" not in {row[9] for row in data}  # superseded
 
     book = openpyxl.load_workbook(master)
-    assert book.sheetnames == [*PLACEHOLDER_SHEETS, SHEET_DATA, SHEET_LOG, CONF_SHEET]
-    for name in PLACEHOLDER_SHEETS[1:]:
-        assert book[name]["A2"].value == PLACEHOLDER_NOTE
-    assert book[CONF_SHEET].sheet_state == "hidden"
+    assert book.sheetnames == [*REPORT_SHEETS, SHEET_DATA, SHEET_LOG, SHEET_LISTS, CONF_SHEET]
+    assert book[CONF_SHEET].sheet_state == "hidden" and book[SHEET_LISTS].sheet_state == "hidden"
     conf = {row[0]: row[1] for row in book[CONF_SHEET].iter_rows(max_col=2, values_only=True)}
     assert {"Interpreter_Win", "Interpreter_Mac", "PYTHONPATH"} <= set(conf)
     assert Path(conf["PYTHONPATH"], "processors", "master_vba.py").is_file()
-    assert "Cập nhật lúc 10:00:00 ngày 19/07/2023" in book[PLACEHOLDER_SHEETS[0]]["C2"].value
+    assert "Cập nhật lúc 10:00:00 ngày 19/07/2023" in book[REPORT_SHEETS[0]]["C2"].value
 
     sheet = book[SHEET_DATA]
     assert [c.value for c in sheet[1]] == [c.header for c in DATA_COLUMNS]
