@@ -15,8 +15,6 @@ from forms.findings import DefinitionError
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
-DEMO_SAMPLE = "soc_trang_2023"
 
 # argparse's own words (usage, section titles, errors) in Vietnamese.
 _ARGPARSE_VI = {
@@ -112,17 +110,10 @@ def cmd_new_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``chitieu demo [DIR]``: the templates of the Sóc Trăng sample, written into DIR."""
-    target = Path(args.dir)
-    definition = SAMPLES_DIR / DEMO_SAMPLE / "ke_hoach.xlsx"
-    console.print(f"[bold]Minh họa chitieu[/bold] với kế hoạch mẫu «{DEMO_SAMPLE}» ({definition})")
-    try:
-        paths = write_unit_templates(definition, target / "mau_bieu", args.key)
-    except DefinitionError as err:
-        return _report_definition_error(err)
-    console.print(f"Đã tạo {len(paths)} mẫu biểu khóa, mỗi đơn vị một tệp, trong: {(target / 'mau_bieu').resolve()}")
-    console.print("Mở một tệp bằng Excel hoặc LibreOffice: chọn kỳ báo cáo, nhập số liệu vào các ô màu vàng.")
-    return 0
+    """``chitieu demo [DIR]``: a few days of the Sóc Trăng sample campaign played on a share in DIR."""
+    from processors.demo import run_demo
+
+    return run_demo(Path(args.dir), args.key, console, _progress)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -394,8 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help="chạy minh họa với kế hoạch mẫu Sóc Trăng",
-        description="Minh họa: tạo mẫu biểu của kế hoạch mẫu Sóc Trăng 2023 vào một thư mục.",
+        help="chạy minh họa: bốn ngày báo cáo của kế hoạch mẫu Sóc Trăng 2023",
+        description="Minh họa: tạo thư mục dùng chung của kế hoạch mẫu Sóc Trăng 2023 (THƯ_MỤC/thu_muc_chung), "
+        "cho các đơn vị điền mẫu biểu và nộp báo cáo trong bốn ngày 18–21/07/2023 (đúng hạn, trễ hạn, một tệp "
+        "bị trả lại rồi nộp lại đã sửa, một đơn vị không nộp), xử lý từng tệp, tạo sổ tổng hợp, rồi in xếp hạng "
+        "và danh sách đơn vị cần đôn đốc. Chạy lại thì thư mục dùng chung của lần minh họa trước được tạo lại.",
     )
     p.add_argument(
         "dir", metavar="THƯ_MỤC", nargs="?", default="chitieu_demo", help="thư mục minh họa (mặc định chitieu_demo)"
