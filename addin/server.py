@@ -175,3 +175,26 @@ def make_server(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8
     """A server bound to ``host:port`` (port 0: any free port), not yet serving."""
     ensure_license()
     return TongHopServer((host, port), settings)
+
+
+def serve(share: Share, *, host: str, port: int, key_file: Path | None = None, token: str = "") -> int:
+    """Serve the button for ``share`` until stopped (Ctrl+C); print where, in Vietnamese."""
+    from addin.handlers import office_key
+
+    key = office_key(key_file)
+    server = make_server(ServerSettings(share, key, token), host, port)
+    url = f"http://{host}:{server.server_address[1]}{ENDPOINT}"
+    print(f"Máy chủ nút «Tổng hợp» của «{share.campaign.info.name}» đang chạy: {url}")
+    print(f"Mã Office Script: http://{host}:{server.server_address[1]}/office-script.ts")
+    if key is None:
+        print("Máy này không có khóa bí mật: nút chỉ tổng hợp số liệu đã có, không nhận tệp mới.")
+    if not token:
+        print("Chưa đặt mã truy cập (--token): chỉ mở máy chủ trong mạng nội bộ tin cậy.")
+    print(LICENSE_NOTE)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

@@ -260,6 +260,16 @@ def cmd_master(args: argparse.Namespace) -> int:
     return 3 if result.status == BUSY else 1
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``chitieu serve SHARE``: the «Tổng hợp» button over HTTP for xlwings' remote clients."""
+    from addin.server import serve  # addin depends on processors, never the other way at import time
+
+    share = _open_share(Path(args.share))
+    if isinstance(share, int):
+        return share
+    return serve(share, host=args.host, port=args.port, key_file=args.key, token=args.token)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``chitieu`` parser with every subcommand."""
     parser = _Parser(
@@ -382,6 +392,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("share", metavar="THƯ_MỤC", help="thư mục dùng chung")
     p.set_defaults(func=cmd_master)
+
+    p = sub.add_parser(
+        "serve",
+        help="chạy nút «Tổng hợp» như một máy chủ (cho máy không cài Python)",
+        description="Phục vụ nút «Tổng hợp» qua HTTP cho xlwings RunRemotePython (VBA) và Office Scripts: nhận sổ "
+        "tổng hợp đang mở, nhận tệp mới, tổng hợp theo kỳ và cấp đã chọn, trả kết quả về sổ. Dùng xlwings PRO, miễn "
+        "phí cho mục đích phi thương mại (cơ quan nhà nước). Hướng dẫn: docs/nut_tong_hop.md.",
+    )
+    p.add_argument("share", metavar="THƯ_MỤC", help="thư mục dùng chung")
+    p.add_argument("--host", default="127.0.0.1", help="địa chỉ lắng nghe (mặc định 127.0.0.1; 0.0.0.0: mọi máy)")
+    p.add_argument("--port", type=int, default=8000, help="cổng (mặc định 8000)")
+    p.add_argument("--token", default="", help="mã truy cập máy khách phải gửi (tiêu đề Authorization)")
+    p.add_argument("--key", metavar="TỆP", type=Path, help=key_help)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "demo",
