@@ -1,0 +1,541 @@
+"""The report of one period and level: rates, pace, roll-up, scores and ranks, completeness, tasks, consistency.
+
+``build_report`` is pure (campaign + ledger tables in, a ``Report`` of DataFrames out);
+``load_report`` is the edge that opens a share's ledger. ``report_json`` and
+``format_report_table`` (processors.report_output) present it. What every figure means:
+docs/bao_cao.md.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from forms.schema import Campaign, IndicatorKind, Level, Period, format_deadline
+from processors import completeness, consistency, pace, ranking, rates, rollup, tasks
+from processors.ledger import FileRecord
+from processors.vi_order import vi_sort_key
+
+LEVEL_ORDER = [lv.value for lv in Level]
+INDICATOR_COLUMNS = [
+    "unit", "name", "indicator", "indicator_name", "kind", "weight", "value", "target", "target_kind", "rate",
+    "expected", "on_track", "eta", "reached", "due",
+]  # fmt: skip
+PROGRESS_COLUMNS = ["period", "label", "start", "end", "indicator", "actual", "expected"]
+
+
+class ReportError(Exception):
+    """A report that cannot be made as asked; the message is Vietnamese and lists the valid choices."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """One period's report for one level (or every level): tables for the master, the terminal and JSON."""
+
+    campaign: Campaign
+    period: Period
+    level: Level | None
+    as_of: datetime
+    units: pd.DataFrame  # reporting units in scope, one row each
+    indicators: pd.DataFrame  # long: one row per (reporting unit, numeric indicator it reports)
+    ranking: pd.DataFrame  # ranked units: level, rank, unit, name, score
+    unranked: pd.DataFrame  # units that cannot be ranked (no target): level, unit, name
+    progress: pd.DataFrame  # per period of the same kind up to this one: actual and expected cumulative
+    reminders: pd.DataFrame  # late and missing units with contact and message
+    tasks: pd.DataFrame  # task indicators per unit: due, value, state
+    consistency: pd.DataFrame  # totals beside their units: definition targets and figures
+    totals: pd.DataFrame  # long: units that do not report (province…), figures rolled up from their children
+    warnings: tuple[str, ...]
+    reporting_rate: float
+    statuses: pd.DataFrame = field(default_factory=pd.DataFrame)  # status of every unit in scope per period so far
+
+
+# --------------------------------------------------------------------------- the pure core
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What the computations share: units, indicators, targets and positions."""
+
+    campaign: Campaign
+    units: pd.DataFrame
+    indicators: list
+    codes: list[str]
+    targets: pd.DataFrame
+    target: rates.TargetArrays
+    relevant: np.ndarray
+    attributes: rates.Values
+    cumulative: np.ndarray
+
+
+def _frame(campaign: Campaign) -> _Frame:
+    units = rates.unit_table(campaign)
+    indicators = list(campaign.indicators)
+    table = rates.target_table(campaign, units)
+    target = rates.target_arrays(table, units, indicators, campaign.info.start)
+    return _Frame(
+        campaign=campaign,
+        units=units,
+        indicators=indicators,
+        codes=[i.code for i in indicators],
+        targets=table,
+        target=target,
+        relevant=rates.relevance(campaign, units, target),
+        attributes=rates.attribute_arrays(campaign),
+        cumulative=np.array([rates.is_cumulative(campaign, i) for i in indicators], dtype=bool),
+    )
+
+
+def _numeric_rows(figures: pd.DataFrame, f: _Frame) -> pd.DataFrame:
+    """Numeric figures of input indicators, with unit and indicator positions."""
+    inputs = [i.code for i in f.indicators if i.kind in rates.INPUT_NUMERIC]
+    if "value_num" not in figures:
+        figures = figures.assign(value_num=pd.to_numeric(figures.get("value"), errors="coerce"))
+    rows = figures[figures["indicator"].isin(inputs) & figures["value_num"].notna()]
+    u = pd.Index(f.units["code"]).get_indexer(rows["unit_code"])
+    k = pd.Index(f.codes).get_indexer(rows["indicator"])
+    return rows.assign(_u=u, _k=k)[u >= 0]
+
+
+def _strict(rows: pd.DataFrame, f: _Frame, period: Period) -> rates.Values:
+    """Input figures of exactly this period, (1, units) per indicator."""
+    mine = rows[rows["period_code"] == period.code]
+    out = {}
+    for ind in f.indicators:
+        if ind.kind in rates.INPUT_NUMERIC:
+            arr = np.full((1, len(f.units)), np.nan)
+            sel = mine[mine["_k"] == f.codes.index(ind.code)]
+            arr[0, sel["_u"].to_numpy()] = sel["value_num"].to_numpy()
+            out[ind.code] = arr
+    return out
+
+
+def _basis(rows: pd.DataFrame, f: _Frame, periods: list[Period]) -> rates.Values:
+    """Input figures at each date of ``periods``: cumulative ones as of that date (latest report), others of that period."""
+    dates = np.array([p.end for p in periods], dtype="datetime64[D]")
+    family_codes = {p.code: n for n, p in enumerate(periods)}
+    ends = pd.to_datetime(rows["period_end"]).to_numpy().astype("datetime64[D]")
+    in_family = rows["period_code"].map(family_codes)
+    out = {}
+    for ind in f.indicators:
+        if ind.kind not in rates.INPUT_NUMERIC:
+            continue
+        k = f.codes.index(ind.code)
+        arr = np.full((len(periods), len(f.units)), np.nan)
+        sel = (rows["_k"] == k).to_numpy().copy()
+        if f.cumulative[k]:
+            sel &= ends <= dates[-1]
+            part = rows[sel].assign(
+                _d=np.searchsorted(dates, ends[sel], side="left"), _fam=in_family[sel].notna(), _end=ends[sel]
+            )
+            part = part.sort_values(["_end", "_fam", "received_at"]).drop_duplicates(["_d", "_u"], keep="last")
+            arr[part["_d"].to_numpy(), part["_u"].to_numpy()] = part["value_num"].to_numpy()
+            arr = pd.DataFrame(arr).ffill().to_numpy()
+        else:
+            part = rows[sel & in_family.notna().to_numpy()]
+            arr[in_family[part.index].astype(int).to_numpy(), part["_u"].to_numpy()] = part["value_num"].to_numpy()
+        out[ind.code] = arr
+    return out
+
+
+def build_report(
+    campaign: Campaign,
+    figures: pd.DataFrame,
+    arrivals: pd.DataFrame | Sequence[FileRecord],
+    *,
+    period: Period,
+    level: Level | None,
+    now: datetime,
+) -> Report:
+    """The report of ``period`` for ``level`` (None: every level) from the ledger's effective figures and files. Pure."""
+    f = _frame(campaign)
+    units, n_units = f.units, len(f.units)
+    info = campaign.info
+    periods = pace.family(campaign, period)
+    dates = [p.end for p in periods]
+    rows = _numeric_rows(figures, f)
+
+    # Values: a reporting unit's own figures of this period; above it, figures rolled up from the children.
+    strict = rates.derive(campaign, _strict(rows, f, period), f.attributes, (1, n_units))
+    basis = _basis(rows, f, periods)
+    additive = [i.code for i in f.indicators if i.kind is IndicatorKind.COUNT]
+    rolled = rollup.roll_up(basis, units, additive)
+    rolled_attributes = rollup.roll_up({a: v[None, :] for a, v in f.attributes.items()}, units, f.attributes).values
+    history = rates.derive(
+        campaign, {**basis, **rolled.values}, {a: v[0] for a, v in rolled_attributes.items()}, (len(dates), n_units)
+    )
+    reports = units["reports"].to_numpy(dtype=bool)
+    numeric = np.array([i.kind in rates.NUMERIC for i in f.indicators])
+    value = np.full((n_units, len(f.codes)), np.nan)
+    for k, code in enumerate(f.codes):
+        if numeric[k]:
+            value[:, k] = np.where(reports, strict[code][0], history[code][-1])
+
+    # Targets, rates and pace.
+    t = f.target
+    elapsed = pace.days_elapsed(info.start, dates)
+    period_days = (period.end - period.start).days + 1
+    kind = np.where(~np.isnan(t.value), rates.TARGET_VALUE, np.where(~np.isnan(t.daily), rates.TARGET_DAILY, ""))
+    is_rate_ind = np.array([i.kind in (IndicatorKind.RATIO, IndicatorKind.PERCENT) for i in f.indicators])
+    kind = np.where((kind == "") & ~np.isnan(t.rate) & is_rate_ind[None, :], rates.TARGET_RATE, kind)
+    days_for_daily = np.where(f.cumulative, elapsed[-1], period_days)[None, :]
+    target = np.where(
+        kind == rates.TARGET_VALUE,
+        t.value,
+        np.where(
+            kind == rates.TARGET_DAILY, t.daily * days_for_daily, np.where(kind == rates.TARGET_RATE, t.rate, np.nan)
+        ),
+    )
+    rate = rates.achievement(value, target)
+    due_or_end = np.where(np.isnan(t.due), float((info.end - info.start).days), t.due)
+    expected = np.full_like(value, np.nan)
+    expected_history: dict[str, np.ndarray] = {}
+    eta = np.full(value.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    reached = np.zeros(value.shape, dtype=bool)
+    for k, code in enumerate(f.codes):
+        if not numeric[k] or not (kind[:, k] != "").any():
+            continue
+        target_rate = np.where(kind[:, k] == rates.TARGET_RATE, t.rate[:, k], np.nan)
+        if f.cumulative[k]:
+            absolute = np.where(kind[:, k] == rates.TARGET_RATE, np.nan, t.value[:, k])
+            exp = pace.expected_cumulative(elapsed, absolute, t.daily[:, k], target_rate, due_or_end[:, k])
+            expected_history[code] = exp
+            expected[:, k] = exp[-1]
+            threshold = np.where(np.isnan(absolute), target_rate, absolute)
+            eta[:, k], reached[:, k] = pace.eta(history[code], dates, threshold)
+        else:
+            expected[:, k] = np.where(~np.isnan(t.daily[:, k]), t.daily[:, k] * period_days, target_rate)
+    on_track = np.where(np.isnan(value) | np.isnan(expected), np.nan, value >= expected)
+
+    # Scores and ranks (reporting units only: a total does not compete with its own units).
+    weights = np.array([i.weight for i in f.indicators], dtype="float64")
+    targeted = f.relevant & numeric[None, :] & (target > 0)
+    score, rankable = ranking.composite_scores(rate, targeted, weights, info.score_rate_cap)
+
+    # Scope.
+    in_level = np.ones(n_units, dtype=bool) if level is None else (units["level"].to_numpy() == level.value)
+    scope_reporting = in_level & reports
+    codes_in_scope = units["code"][scope_reporting].tolist()
+    arrivals_frame = completeness.arrival_frame(arrivals)
+    status = completeness.unit_statuses(codes_in_scope, arrivals_frame, period, now)
+    filled, expected_count = _filled(figures, f, period)
+
+    table = units[scope_reporting].copy()
+    positions = np.flatnonzero(scope_reporting)
+    table["level_label"] = table["level"].map(lambda v: Level(v).label)
+    table = table.join(status, on="code")
+    table["status_label"] = table["status"].map(completeness.STATUS_LABELS)
+    table["filled"] = filled[positions]
+    table["expected"] = expected_count[positions]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["completeness"] = np.where(table["expected"] > 0, table["filled"] / table["expected"], np.nan)
+    table["score"] = score[positions]
+    table["rankable"] = rankable[positions]
+    table["rank"] = ranking.rank_within(table)
+    task_table = tasks.task_table(campaign, f.targets, figures, period.end, now.date())
+    task_table = task_table[task_table["unit"].isin(set(units["code"][in_level]))].reset_index(drop=True)
+    counts = tasks.task_counts(task_table)
+    for state in (tasks.DONE, tasks.IN_PROGRESS, tasks.OVERDUE):
+        table[f"tasks_{state}"] = counts[state].reindex(table["code"]).fillna(0).astype(int).to_numpy()
+    table = _vi_sorted(table)
+    ranked, unranked = ranking.ranking_table(table, LEVEL_ORDER)
+
+    cube = _Cube(f, value, target, kind, rate, expected, on_track, eta, reached)
+    indicator_rows = cube.long(scope_reporting, only_with_data=False)
+    total_rows = cube.long(in_level & ~reports, only_with_data=True)
+    n_children = rollup.children_total(units)
+    pos = pd.Index(units["code"]).get_indexer(total_rows["unit"])
+    total_rows["children"] = pd.array(
+        [
+            int(rolled.child_count[c][-1, p]) if c in rolled.child_count else None
+            for c, p in zip(total_rows["indicator"], pos, strict=True)
+        ],
+        dtype="Int64",
+    )
+    total_rows["children_total"] = n_children[pos] if len(pos) else []
+
+    # Consistency: the plan's totals beside their units, a parent's own figures beside its children's.
+    own = {c: np.where(reports & in_level, strict[c][0], np.nan) for c in additive}
+    parts = [
+        consistency.target_totals(campaign, f.targets),
+        consistency.figure_mismatches(
+            own,
+            {c: v[-1] for c, v in rolled.child_sum.items()},
+            {c: v[-1] for c, v in rolled.child_count.items()},
+            units,
+            n_children,
+        ),
+    ]
+    parts = [p for p in parts if len(p)]
+    checks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=consistency.COLUMNS)
+    checks = checks[checks["unit"].isin(set(units["code"][in_level]))].reset_index(drop=True)
+
+    warnings = _warnings(f, period, now, table, checks, figures, in_level)
+    progress = _progress(f, periods, history, expected_history, in_level, level)
+    reminders = completeness.reminders(table, campaign, period, now)
+    statuses = _status_history(campaign, codes_in_scope, arrivals_frame, periods, now)
+    return Report(
+        campaign=campaign,
+        period=period,
+        level=level,
+        as_of=now,
+        units=table.reset_index(drop=True),
+        indicators=indicator_rows,
+        ranking=ranked,
+        unranked=unranked,
+        progress=progress,
+        reminders=reminders,
+        tasks=task_table,
+        consistency=checks,
+        totals=total_rows,
+        warnings=tuple(warnings),
+        reporting_rate=completeness.reporting_rate(table["status"]),
+        statuses=statuses,
+    )
+
+
+def _nonempty(frame: pd.DataFrame) -> pd.DataFrame | None:
+    return frame if len(frame) else None
+
+
+@dataclass(frozen=True)
+class _Cube:
+    """The (units × indicators) results, turned into long tables."""
+
+    f: _Frame
+    value: np.ndarray
+    target: np.ndarray
+    kind: np.ndarray
+    rate: np.ndarray
+    expected: np.ndarray
+    on_track: np.ndarray
+    eta: np.ndarray
+    reached: np.ndarray
+
+    def long(self, scope: np.ndarray, only_with_data: bool) -> pd.DataFrame:
+        """One row per (unit in scope, numeric indicator it reports), in unit then indicator order."""
+        f = self.f
+        numeric = np.array([i.kind in rates.NUMERIC for i in f.indicators])
+        mask = f.relevant & numeric[None, :] & scope[:, None]
+        if only_with_data:
+            mask &= ~np.isnan(self.value) | ~np.isnan(self.target)
+        u, k = np.nonzero(mask)
+        inds = f.indicators
+        due = f.target.due[u, k]
+        start = np.datetime64(f.campaign.info.start, "D")
+        frame = pd.DataFrame(
+            {
+                "unit": f.units["code"].to_numpy()[u],
+                "name": f.units["name"].to_numpy()[u],
+                "indicator": np.array(f.codes, dtype=object)[k],
+                "indicator_name": np.array([i.name for i in inds], dtype=object)[k],
+                "kind": np.array([i.kind.value for i in inds], dtype=object)[k],
+                "weight": np.array([i.weight for i in inds])[k],
+                "value": self.value[u, k],
+                "target": self.target[u, k],
+                "target_kind": pd.Series(self.kind[u, k]).replace("", None).to_numpy(dtype=object),
+                "rate": self.rate[u, k],
+                "expected": self.expected[u, k],
+                "on_track": pd.array(
+                    np.where(np.isnan(self.on_track[u, k]), None, self.on_track[u, k] == 1), dtype="boolean"
+                ),
+                "eta": pd.to_datetime(self.eta[u, k]),
+                "reached": self.reached[u, k],
+                "due": pd.to_datetime(
+                    np.where(
+                        np.isnan(due),
+                        np.datetime64("NaT"),
+                        start + np.nan_to_num(due).astype("int64").astype("timedelta64[D]"),
+                    )
+                ),
+            },
+            columns=INDICATOR_COLUMNS,
+        )
+        return frame
+
+
+def _filled(figures: pd.DataFrame, f: _Frame, period: Period) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit: how many of the figures it should type were given for the period, and how many it should type."""
+    typed = np.array([i.is_input and i.kind is not IndicatorKind.TEXT for i in f.indicators])
+    expected = (f.relevant & typed[None, :]).sum(axis=1)
+    filled = np.zeros(len(f.units), dtype=int)
+    if len(figures):
+        mine = figures[figures["period_code"] == period.code]
+        given = mine["value"].map(lambda v: v is not None and not (isinstance(v, float) and np.isnan(v)) and v != "")
+        mine = mine[given.astype(bool)]
+        u = pd.Index(f.units["code"]).get_indexer(mine["unit_code"])
+        k = pd.Index(f.codes).get_indexer(mine["indicator"])
+        ok = (u >= 0) & (k >= 0)
+        u, k = u[ok], k[ok]
+        keep = f.relevant[u, k] & typed[k]
+        filled = np.bincount(u[keep], minlength=len(f.units))
+    return filled, expected
+
+
+def _vi_sorted(table: pd.DataFrame) -> pd.DataFrame:
+    order = {level: i for i, level in enumerate(LEVEL_ORDER)}
+    keys = [(order[lv], vi_sort_key(name)) for lv, name in zip(table["level"], table["name"], strict=True)]
+    position = sorted(range(len(table)), key=lambda i: keys[i])
+    return table.iloc[position]
+
+
+def _progress(
+    f: _Frame,
+    periods: list[Period],
+    history: rates.Values,
+    expected_history: dict[str, np.ndarray],
+    in_level: np.ndarray,
+    level: Level | None,
+) -> pd.DataFrame:
+    """Per period of the same kind: the total (actual) and the expected total of the scope's units, cumulative."""
+    scope = rollup.top_units(f.units, in_level)
+    rows = []
+    for k, ind in enumerate(f.indicators):
+        if not (f.cumulative[k] and ind.kind in rates.ADDITIVE and ind.code in expected_history):
+            continue
+        actual = history[ind.code][:, scope]
+        exp = expected_history[ind.code][:, scope]
+        if np.isnan(exp).all():
+            continue
+        for d, p in enumerate(periods):
+            a, e = actual[d], exp[d]
+            rows.append(
+                (
+                    p.code,
+                    p.label,
+                    p.start,
+                    p.end,
+                    ind.code,
+                    float(np.nansum(a)) if (~np.isnan(a)).any() else np.nan,
+                    float(np.nansum(e)) if (~np.isnan(e)).any() else np.nan,
+                )
+            )
+    return pd.DataFrame(rows, columns=PROGRESS_COLUMNS)
+
+
+def _status_history(
+    campaign: Campaign, codes: list[str], arrivals: pd.DataFrame, periods: list[Period], now: datetime
+) -> pd.DataFrame:
+    """Status of each unit in scope for each period of the same kind so far (long: unit, period, status)."""
+    frames = []
+    for p in periods:
+        s = completeness.unit_statuses(codes, arrivals, p, now)
+        frames.append(s.reset_index().assign(period=p.code, label=p.label)[["code", "period", "label", "status"]])
+    if not frames:
+        return pd.DataFrame(columns=["unit", "period", "label", "status"])
+    return pd.concat(frames, ignore_index=True).rename(columns={"code": "unit"})
+
+
+def _warnings(
+    f: _Frame,
+    period: Period,
+    now: datetime,
+    table: pd.DataFrame,
+    checks: pd.DataFrame,
+    figures: pd.DataFrame,
+    in_level: np.ndarray,
+) -> list[str]:
+    out: list[str] = []
+    if now <= period.deadline:
+        out.append(f"Kỳ «{period.label}» chưa đến hạn nộp ({format_deadline(period.deadline)}): số liệu chưa đầy đủ.")
+    missing = table[table["status"] == completeness.MISSING]
+    if len(missing) and now > period.deadline:
+        out.append(
+            f"{len(missing)}/{len(table)} đơn vị chưa nộp báo cáo «{period.label}» "
+            f"(hạn {format_deadline(period.deadline)}): xem danh sách đôn đốc."
+        )
+    out += consistency.consistency_warnings(checks, f.campaign)
+    for ind in f.indicators:
+        if ind.kind is IndicatorKind.RATIO and ind.denominator in f.attributes:
+            k = f.codes.index(ind.code)
+            lacking = (
+                f.relevant[:, k] & np.isnan(f.attributes[ind.denominator]) & in_level & f.units["reports"].to_numpy()
+            )
+            if lacking.any():
+                names = f.units["name"].to_numpy()[lacking]
+                shown = ", ".join(f"«{n}»" for n in names[:5]) + (
+                    f" và {len(names) - 5} đơn vị khác" if len(names) > 5 else ""
+                )
+                out.append(f"Chưa có thuộc tính «{ind.denominator}» của {shown}: không tính được «{ind.name}».")
+    if len(figures):
+        unknown = sorted(set(figures["unit_code"]) - set(f.units["code"]))
+        if unknown:
+            out.append(f"Sổ cái có số liệu của đơn vị không còn trong kế hoạch: {', '.join(unknown)} (không tính).")
+    return out
+
+
+# --------------------------------------------------------------------------- the edge
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip().casefold()
+
+
+def resolve_period(campaign: Campaign, text: str | None, now: datetime) -> Period:
+    """The period with this code or dropdown label; without one, the period current at ``now``."""
+    schedule = campaign.schedule
+    if not schedule:
+        raise ReportError("Kế hoạch chưa có kỳ báo cáo nào.")
+    if text is None:
+        return current_period(schedule, now.date())
+    wanted = _fold(text)
+    for p in schedule:
+        if _fold(p.code) == wanted or _fold(p.label) == wanted:
+            return p
+    shown = "; ".join(f"{p.code} («{p.label}»)" for p in schedule[:12])
+    more = f"; … (tổng cộng {len(schedule)} kỳ)" if len(schedule) > 12 else ""
+    raise ReportError(f"Không có kỳ báo cáo «{text}». Chọn mã hoặc tên kỳ: {shown}{more}.")
+
+
+def current_period(schedule: Sequence[Period], today: date) -> Period:
+    """The shortest period covering ``today``; else the last one ended; else the first."""
+    covering = [p for p in schedule if p.start <= today <= p.end]
+    if covering:
+        return min(covering, key=lambda p: ((p.end - p.start).days, p.end, p.code))
+    ended = [p for p in schedule if p.end < today]
+    if ended:
+        return max(ended, key=lambda p: (p.end, -(p.end - p.start).days, p.deadline))
+    return schedule[0]
+
+
+def resolve_level(text: str | None) -> Level | None:
+    """The level with this code (``huyen``) or Vietnamese label (``huyện``); None for every level."""
+    if text is None:
+        return None
+    wanted = _fold(text)
+    for lv in Level:
+        if wanted in (lv.value, _fold(lv.label)):
+            return lv
+    choices = "; ".join(f"{lv.value} ({lv.label})" for lv in Level)
+    raise ReportError(f"Không có cấp «{text}». Chọn một trong: {choices}.")
+
+
+def load_report(share, *, period: str | None = None, level: str | None = None, now: datetime | None = None) -> Report:
+    """The report of a share's ledger (the edge: opens the ledger); raise ReportError on a bad choice or no ledger."""
+    from forms.clock import now_local
+    from processors.ledger import open_ledger
+
+    moment = now or now_local()
+    campaign = share.campaign
+    chosen = resolve_period(campaign, period, moment)
+    chosen_level = resolve_level(level)
+    if not share.layout.ledger.exists():
+        raise ReportError(
+            f"Chưa có sổ cái «{share.layout.ledger}»: chưa nhận báo cáo nào. Chạy «chitieu ingest THƯ_MỤC» "
+            "(hoặc «chitieu watch») sau khi đơn vị nộp báo cáo."
+        )
+    with open_ledger(share.layout.ledger) as ledger:
+        figures = ledger.effective_frame()
+        arrivals = ledger.files()
+    return build_report(campaign, figures, arrivals, period=chosen, level=chosen_level, now=moment)
+
+
+# The presentations, importable from here too (processors.report_output never imports this module at run time).
+from processors.report_output import format_report_table, report_json  # noqa: E402
+
+__all__ = ["Report", "ReportError", "build_report", "format_report_table", "load_report", "report_json"]
