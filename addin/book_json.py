@@ -147,7 +147,10 @@ def apply_actions(book: Workbook, actions: Iterable[Mapping[str, Any]]) -> list[
             top, left = action["start_row"] + 1, action["start_column"] + 1
             for r, row in enumerate(action["values"]):
                 for c, value in enumerate(row):
-                    sheet.cell(top + r, left + c).value = excel_input(value)
+                    cell = sheet.cell(top + r, left + c)
+                    cell.value = excel_input(value)
+                    if isinstance(value, str) and value.startswith("'"):
+                        cell.data_type = "s"  # marked text stays text, "=1+1" included
     return alerts
 
 

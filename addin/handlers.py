@@ -41,6 +41,7 @@ from processors.master_rows import (
     table_grid,
 )
 from processors.master_writer import NUMBER_FORMATS
+from processors.report import ReportError, load_report
 from shared_folder_layout.layout import ShareLayout
 from shared_folder_layout.share import Share, ShareError, open_share
 
@@ -233,7 +234,12 @@ def tong_hop(
         message = f"{err} {intake}"
         write_status(book, message)
         return TongHopResult(REFUSED_CHOICE, message)
-    report, records = compute(share, period, level, moment)
+    try:
+        report, records = compute(share, period, level, moment)
+    except ReportError as err:
+        message = f"{err} {intake}"
+        write_status(book, message)
+        return TongHopResult(REFUSED_CHOICE, message)
     write_report(book, campaign, report, records)
     message = f"Tổng hợp lúc {format_moment(moment)}. {intake}"
     write_status(book, message)
@@ -243,7 +249,6 @@ def tong_hop(
 def compute(share: Share, period: str | None, level: Level | None, moment: datetime) -> tuple[Any, list[Any]]:
     """The report for the chosen period and level, and every received file (for «Nhật ký»)."""
     from processors.ledger import open_ledger
-    from processors.report import load_report
 
     report = load_report(share, period=period, level=level.value if level else None, now=moment)
     with open_ledger(share.layout.ledger) as ledger:

@@ -55,6 +55,7 @@ class Table:
     title: str = ""
     notes: tuple[str, ...] = ()
     top: int = 0
+    series: tuple[int, ...] = ()  # columns a chart draws (pairs: done, expected), for «Tiến độ»
 
 
 DATA_COLUMNS = (
@@ -190,7 +191,7 @@ SHEET_MISSING = "Chưa báo cáo"
 SHEET_LISTS = "Danh mục"  # hidden: the dropdowns' choices and the share's folder
 REPORT_SHEETS = (SHEET_SUMMARY, SHEET_RANKING, SHEET_PROGRESS, SHEET_MISSING)
 ALL_LEVELS = "Tất cả các cấp"
-STATUS_LABELS = {"on_time": "Đúng hạn", "late": "Trễ hạn", "missing": "Chưa báo cáo"}
+STATUS_LABELS = {"on_time": "Đúng hạn", "late": "Trễ hạn", "missing": "Chưa nộp"}  # as processors.completeness
 # «Tổng hợp»: the button over A1:B2, the title in C1, the status line in C2, the chosen period
 # and level in B4 and B5 (dropdowns), the reporting rate and the warnings in B6 and B7, the
 # table's header on row 9. The handler reads and writes these exact cells.
@@ -211,13 +212,7 @@ RANKING_COLUMNS = (
     Column("Tên đơn vị", 32),
     Column("Điểm", 10, "decimal"),
 )
-PROGRESS_COLUMNS = (
-    Column("Kỳ báo cáo", 24),
-    Column("Đến ngày", 12, "date"),
-    Column("Thực hiện lũy kế", 18, "count"),
-    Column("Kế hoạch lũy kế", 18, "count"),
-    Column("Tỷ lệ so với kế hoạch", 14, "percent"),
-)
+PROGRESS_COLUMNS = (Column("Kỳ báo cáo", 24), Column("Đến ngày", 12, "date"))
 MISSING_COLUMNS = (
     Column("Mã đơn vị", 16),
     Column("Tên đơn vị", 28),
@@ -329,7 +324,7 @@ def summary_controls(report: Any) -> list[Any]:
         getattr(period, "label", None) or str(period or ""),
         level_label(getattr(report, "level", None)),
         rate_text,
-        clip_text("; ".join(warnings)) if warnings else "Không có.",
+        clip_text(" ".join(warnings)) if warnings else "Không có.",
     ]
 
 
@@ -384,7 +379,7 @@ def summary_table(campaign: Campaign, report: Any) -> Table:
                 u.get("name") or "",
                 level_label(u.get("level")),
                 parent.name if parent else (u.get("parent") or ""),
-                STATUS_LABELS.get(u.get("status") or "", u.get("status") or ""),
+                u.get("status_label") or STATUS_LABELS.get(u.get("status") or "", u.get("status") or ""),
                 _moment(u.get("received_at")),
                 _number(u.get("score")),
                 *(_figure(cells.get((code, field)), column) for code, field, column in extra),
@@ -395,34 +390,62 @@ def summary_table(campaign: Campaign, report: Any) -> Table:
 
 
 def ranking_table(report: Any) -> Table:
-    """«Xếp hạng»: each level's ranking."""
+    """«Xếp hạng»: each level's ranking, then the units that cannot be ranked (no target) without a rank."""
     rows = [
         (level_label(r.get("level")), _number(r.get("rank")), r.get("unit") or "", r.get("name") or "",
          _number(r.get("score")))
         for r in records(getattr(report, "ranking", None))
     ]  # fmt: skip
+    rows += [
+        (
+            level_label(r.get("level")),
+            None,
+            r.get("unit") or "",
+            r.get("name") or "",
+            "Chưa xếp hạng (không có chỉ tiêu)",
+        )
+        for r in records(getattr(report, "unranked", None))
+    ]
     return Table(
         SHEET_RANKING, RANKING_COLUMNS, rows, title="Xếp hạng", notes=(report_context(report),), top=REPORT_TOP
     )
 
 
-def progress_table(report: Any) -> Table:
-    """«Tiến độ»: per period, what was done (cumulative) against what was expected by then."""
-    rows = []
-    for p in records(getattr(report, "progress", None)):
-        actual, expected = _number(p.get("actual")), _number(p.get("expected"))
-        ratio = actual / expected if isinstance(actual, float) and isinstance(expected, float) and expected else None
-        end = p.get("end")
-        rows.append((p.get("label") or p.get("period") or "", end, actual, expected, ratio))
+def progress_table(campaign: Campaign, report: Any) -> Table:
+    """«Tiến độ»: per period, each cumulative indicator's total done against the total expected by then."""
+    facts = records(getattr(report, "progress", None))
+    codes = list(dict.fromkeys(f["indicator"] for f in facts))
+    periods: dict[str, list[Any]] = {}
+    for f in facts:
+        row = periods.setdefault(f["period"], [f.get("label") or f["period"], f.get("end")] + [None] * (3 * len(codes)))
+        actual, expected = _number(f.get("actual")), _number(f.get("expected"))
+        at = 2 + 3 * codes.index(f["indicator"])
+        row[at : at + 3] = [actual, expected, actual / expected if actual is not None and expected else None]
+    columns = list(PROGRESS_COLUMNS)
+    for code in codes:
+        indicator = campaign.indicator_by_code.get(code)
+        name = indicator.name if indicator else code
+        columns += [
+            Column(f"{name}: thực hiện lũy kế", 16, "count"),
+            Column(f"{name}: kế hoạch lũy kế", 16, "count"),
+            Column(f"{name}: tỷ lệ so với kế hoạch", 13, "percent"),
+        ]
+    series = tuple(col for k in range(len(codes)) for col in (2 + 3 * k, 3 + 3 * k))
     return Table(
-        SHEET_PROGRESS, PROGRESS_COLUMNS, rows, title="Tiến độ", notes=(report_context(report),), top=REPORT_TOP
+        SHEET_PROGRESS,
+        tuple(columns),
+        [tuple(row) for row in periods.values()],
+        title="Tiến độ",
+        notes=(report_context(report),),
+        top=REPORT_TOP,
+        series=series,
     )
 
 
 def missing_table(report: Any) -> Table:
     """«Chưa báo cáo»: late and missing units, whom to call and the reminder to send."""
     rows = [
-        (r.get("unit") or "", r.get("name") or "", STATUS_LABELS.get(r.get("status") or "", r.get("status") or ""),
+        (r.get("unit") or "", r.get("name") or "", r.get("status_label") or STATUS_LABELS.get(r.get("status") or "", ""),
          r.get("contact") or "", r.get("phone") or "", r.get("email") or "", clip_text(r.get("message") or ""))
         for r in records(getattr(report, "reminders", None))
     ]  # fmt: skip
@@ -432,7 +455,12 @@ def missing_table(report: Any) -> Table:
 
 def report_tables(campaign: Campaign, report: Any) -> tuple[Table, ...]:
     """The four report sheets of one report, in the master's order."""
-    return (summary_table(campaign, report), ranking_table(report), progress_table(report), missing_table(report))
+    return (
+        summary_table(campaign, report),
+        ranking_table(report),
+        progress_table(campaign, report),
+        missing_table(report),
+    )
 
 
 def table_grid(table: Table) -> list[list[Any]]:

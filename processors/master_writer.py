@@ -7,11 +7,13 @@ formulas, numbers or links), so what a clerk typed, "=1+1" included, stays text.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 from processors.master_rows import (
     CONTROL_LABELS,
@@ -28,7 +30,6 @@ from processors.master_rows import (
     SHEET_LISTS,
     SHEET_PROGRESS,
     SHEET_SUMMARY,
-    STATUS_CELL,
     SUMMARY_TOP,
     Column,
     Styled,
@@ -37,6 +38,7 @@ from processors.master_rows import (
 
 BUTTON_CAPTION = "Tổng hợp"
 BUTTON_CELL = "A1"
+GUIDE_LAST_COL = 7  # the status line and the guide span C:H of «Tổng hợp», wrapped
 STAMP_PROPERTY = "chitieu_stamp"
 NUMBER_FORMATS = {
     "integer": "0",
@@ -91,7 +93,7 @@ def render_master(content: MasterContent) -> bytes:
     for name in REPORT_SHEETS[1:]:
         table = report.get(name) or Table(name, (), [], title=name, notes=(PLACEHOLDER_NOTE,), top=REPORT_TOP)
         sheet = add_table_sheet(book, table, formats)
-        if name == SHEET_PROGRESS and table.rows:
+        if name == SHEET_PROGRESS and table.series:
             add_progress_chart(book, sheet, table, max(len(table.rows), len(content.periods)))
     for table in content.tables:
         add_table_sheet(book, table, formats)
@@ -111,6 +113,7 @@ def _add_formats(book: xlsxwriter.Workbook) -> dict[str, Any]:
     formats["label"] = book.add_format({"bold": True})
     formats["input"] = book.add_format({"bg_color": "#FFF2CC", "border": 1, "bold": True})
     formats["wrap"] = book.add_format({"text_wrap": True, "valign": "top"})
+    formats["guide"] = book.add_format({"text_wrap": True, "valign": "top", "italic": True, "font_color": "#595959"})
     return formats
 
 
@@ -134,8 +137,12 @@ def add_summary_sheet(
         BUTTON_CELL, {"macro": content.button_macro, "caption": BUTTON_CAPTION, "width": 120, "height": 36}
     )
     sheet.write_string(0, 2, content.title, formats["title"])
-    sheet.write_string(STATUS_CELL, content.summary)
-    sheet.write_string(2, 2, " ".join(GUIDE), formats["note"])
+    last = max(len(table.columns) - 1, GUIDE_LAST_COL)
+    sheet.merge_range(1, 2, 1, GUIDE_LAST_COL, content.summary, formats["wrap"])  # the status line (C2)
+    sheet.merge_range(2, 2, 2, GUIDE_LAST_COL, " ".join(GUIDE), formats["guide"])
+    sheet.set_row(1, 30)
+    sheet.set_row(2, 45)
+    sheet.print_area(0, 0, SUMMARY_TOP + max(len(table.rows), 1), last)
     for i, label in enumerate(CONTROL_LABELS):
         sheet.write_string(CONTROL_ROW + i, 0, label, formats["label"])
         value = content.controls[i] if i < len(content.controls) else ""
@@ -177,6 +184,9 @@ def add_table_sheet(book: xlsxwriter.Workbook, table: Table, formats: dict[str, 
     for col, column in enumerate(table.columns):
         sheet.set_column(col, col, column.width, formats.get(column.style))
         sheet.write_string(top, col, column.header, formats["header"])
+    lines = max((math.ceil(len(c.header) / max(c.width - 1, 1)) for c in table.columns), default=1)
+    if lines > 1:
+        sheet.set_row(top, 15 * lines)  # long headers wrap onto this many lines
     setup_print(sheet, top)
     if not table.columns:
         sheet.set_column(0, 0, 80)
@@ -190,26 +200,36 @@ def add_table_sheet(book: xlsxwriter.Workbook, table: Table, formats: dict[str, 
 
 
 def add_progress_chart(book: xlsxwriter.Workbook, sheet: Any, table: Table, rows: int) -> None:
-    """A native line chart of «Tiến độ»: cumulative done against expected, per period (the handler refills its cells)."""
+    """A native line chart of «Tiến độ»: cumulative done (solid) against expected (dashed), per period.
+
+    The series point at cells, so the chart follows whatever the button writes there next.
+    """
     first, last = table.top + 1, table.top + rows
     name = f"'{table.name}'"
     chart = book.add_chart({"type": "line"})
-    for col, color in ((2, "#2E75B6"), (3, "#C00000")):
+    palette = ("#2E75B6", "#C55A11", "#548235", "#7030A0")
+    for i, col in enumerate(table.series):
+        letter = xl_col_to_name(col)
+        done = i % 2 == 0
         chart.add_series(
             {
                 "name": [table.name, table.top, col],
                 "categories": f"={name}!$A${first + 1}:$A${last + 1}",
-                "values": f"={name}!${'ABCDE'[col]}${first + 1}:${'ABCDE'[col]}${last + 1}",
-                "line": {"color": color, "width": 2.25, "dash_type": "dash" if col == 3 else "solid"},
-                "marker": {"type": "circle" if col == 2 else "none"},
+                "values": f"={name}!${letter}${first + 1}:${letter}${last + 1}",
+                "line": {
+                    "color": palette[i // 2 % len(palette)],
+                    "width": 2.25,
+                    "dash_type": "solid" if done else "dash",
+                },
+                "marker": {"type": "circle" if done else "none"},
             }
         )
     chart.set_title({"name": "Thực hiện lũy kế so với kế hoạch"})
     chart.set_y_axis({"num_format": "#,##0", "major_gridlines": {"visible": True}})
     chart.set_legend({"position": "bottom"})
     chart.show_blanks_as("gap")
-    chart.set_size({"width": 720, "height": 360})
-    sheet.insert_chart(table.top, len(table.columns) + 1, chart)
+    chart.set_size({"width": 640, "height": 340})
+    sheet.insert_chart(first + rows + 1, 0, chart)
 
 
 def add_lists_sheet(book: xlsxwriter.Workbook, content: MasterContent, formats: dict[str, Any]) -> None:
@@ -238,6 +258,8 @@ def write_value(sheet: Any, row: int, col: int, value: Any, column: Column, form
         write_value(sheet, row, col, value.value, Column(column.header, column.width, value.style), formats)
     elif isinstance(value, datetime):
         sheet.write_datetime(row, col, value, formats["moment"])
+    elif isinstance(value, date):
+        sheet.write_datetime(row, col, datetime(value.year, value.month, value.day), formats["date"])
     elif isinstance(value, bool):
         sheet.write_string(row, col, "Có" if value else "Không")
     else:

@@ -490,3 +490,51 @@ def test_libreoffice_opens_the_master(share: Share, monkeypatch: pytest.MonkeyPa
     rows = [tuple(r) for r in book[SHEET_DATA].iter_rows(min_row=2, values_only=True)]
     assert len(rows) == len(expected_data_rows(share))
     assert "=1+1" in {row[6] for row in rows}  # LibreOffice read it as text, not a formula
+
+
+def test_master_opens_on_the_current_period_with_every_report_sheet_filled(
+    share: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from processors.master_rows import (
+        LEVEL_CELL,
+        NAME_LEVEL,
+        NAME_PERIOD,
+        NAME_SHARE,
+        PERIOD_CELL,
+        SHARE_CELL,
+        SHEET_MISSING,
+        SHEET_PROGRESS,
+        SHEET_RANKING,
+        SUMMARY_TOP,
+    )
+
+    send(share, "XA_DAI", "xa_dai.xlsx", TK_MUC1=120)
+    send(share, "HUYEN_A", "huyen_a.xlsx")
+    ingest(share, monkeypatch, LATE_DAY_1)  # 10:00 on day 2: day 2 is the current period
+    master = share.layout.master
+    book = openpyxl.load_workbook(master)
+    summary = book[REPORT_SHEETS[0]]
+    assert (summary[PERIOD_CELL].value, summary[LEVEL_CELL].value) == (DAY_2, "Tất cả các cấp")
+    lists = {str(v.sqref): v.formula1 for v in summary.data_validations.dataValidation}
+    assert lists[PERIOD_CELL].startswith("'Danh mục'!$A$2:$A$") and lists[LEVEL_CELL].startswith("'Danh mục'!$B$2")
+    periods = [row[0] for row in book[SHEET_LISTS].iter_rows(min_row=2, max_col=1, values_only=True) if row[0]]
+    assert periods == [p.label for p in share.campaign.schedule]
+    assert book[SHEET_LISTS][SHARE_CELL].value == str(share.layout.root)
+    assert {NAME_PERIOD, NAME_LEVEL, NAME_SHARE} <= set(book.defined_names)
+    header = [c.value for c in summary[SUMMARY_TOP + 1]]
+    assert header[:3] == ["Hạng", "Mã đơn vị", "Tên đơn vị"]
+    units = [row[1] for row in summary.iter_rows(min_row=SUMMARY_TOP + 2, values_only=True) if row[1]]
+    assert sorted(units) == ["HUYEN_A", "PHUONG_1", "XA_DAI"]
+    assert summary.freeze_panes == f"D{SUMMARY_TOP + 2}"
+    for name in (SHEET_RANKING, SHEET_PROGRESS, SHEET_MISSING):
+        sheet = book[name]
+        assert sheet["A2"].value.startswith(f"Kỳ báo cáo: {DAY_2}")
+        assert sheet.freeze_panes == "C5" and sheet.print_title_rows == "$4:$4"
+        assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
+    missing = {row[0] for row in book[SHEET_MISSING].iter_rows(min_row=5, values_only=True)}
+    assert missing == {"XA_DAI", "PHUONG_1", "HUYEN_A"}, "nobody has sent day 2 yet"
+    progress = list(book[SHEET_PROGRESS].iter_rows(min_row=5, values_only=True))
+    assert [row[0] for row in progress] == [DAY_1, DAY_2]
+    assert progress[0][1] == datetime(2023, 7, 18) and book[SHEET_PROGRESS]["B5"].number_format == "dd/mm/yyyy"
+    chart = zip_member(master, "xl/charts/chart1.xml").decode()
+    assert "<c:lineChart>" in chart and "'Tiến độ'!$C$5" in chart and "'Tiến độ'!$D$5" in chart
