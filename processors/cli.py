@@ -270,6 +270,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(share, host=args.host, port=args.port, key_file=args.key, token=args.token)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """``chitieu report SHARE [--period P] [--level L] [--json]``: rates, ranks and reminders of one period."""
+    import json
+
+    from processors.report import ReportError, format_report_table, load_report, report_json
+
+    share = _open_share(Path(args.share))
+    if isinstance(share, int):
+        return share
+    try:
+        report = load_report(share, period=args.period, level=args.level)
+    except ReportError as err:
+        err_console.print(f"[red]{err}[/red]")
+        return 2
+    if args.json:
+        print(json.dumps(report_json(report), ensure_ascii=False, indent=2))
+    else:
+        print(format_report_table(report, width=max(console.width, 100)), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``chitieu`` parser with every subcommand."""
     parser = _Parser(
@@ -392,6 +413,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("share", metavar="THƯ_MỤC", help="thư mục dùng chung")
     p.set_defaults(func=cmd_master)
+
+    p = sub.add_parser(
+        "report",
+        help="báo cáo một kỳ: tỷ lệ đạt, tiến độ, xếp hạng, đơn vị chưa nộp",
+        description="Tính từ sổ cái, cho một kỳ và một cấp: số liệu, chỉ tiêu và tỷ lệ đạt của từng đơn vị, tiến độ "
+        "(số cần đạt đến cuối kỳ, ngày dự kiến đạt chỉ tiêu), số cộng dồn lên cấp trên, điểm và xếp hạng trong từng "
+        "cấp, đúng hạn/trễ hạn/chưa nộp kèm lời nhắc, nhiệm vụ, đối chiếu tổng. Ý nghĩa từng số: docs/bao_cao.md.",
+    )
+    p.add_argument("share", metavar="THƯ_MỤC", help="thư mục dùng chung")
+    p.add_argument(
+        "--period",
+        metavar="KỲ",
+        help="mã kỳ hoặc tên kỳ như trong danh sách của mẫu biểu (mặc định: kỳ đang diễn ra theo đồng hồ, "
+        "hoặc biến môi trường CHITIEU_NOW)",
+    )
+    p.add_argument("--level", metavar="CẤP", help="chỉ một cấp, theo mã (huyen) hoặc tên (huyện); mặc định mọi cấp")
+    p.add_argument("--json", action="store_true", help="in dạng JSON (campaign, period, warnings, units…)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
         "serve",

@@ -84,15 +84,16 @@ def reminder_message(
 
 
 def reminders(units: pd.DataFrame, campaign: Campaign, period: Period, now: datetime) -> pd.DataFrame:
-    """Late and missing units with their contact and a message: missing first, then late; by code within each."""
-    columns = ["unit", "name", "status", "contact", "phone", "email", "message"]
+    """Late and missing units with their contact and a message: missing first, then late; in the units' order."""
+    columns = ["unit", "name", "status", "status_label", "contact", "phone", "email", "message"]
     chosen = units[units["status"].isin([MISSING, LATE])]
-    chosen = chosen.assign(_order=(chosen["status"] == LATE).astype(int)).sort_values(["_order", "code"])
+    chosen = chosen.assign(_order=(chosen["status"] == LATE).astype(int)).sort_values("_order", kind="stable")
     rows = [
         (
             row.code,
             row.name,
             row.status,
+            STATUS_LABELS[row.status],
             row.contact,
             row.phone,
             row.email,

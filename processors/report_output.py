@@ -118,7 +118,7 @@ def _rate(value: float) -> str:
 def format_report_table(report: Report, width: int = 160) -> str:
     """The report for the terminal: headline, ranked units with their figures, totals, consistency, warnings."""
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, highlight=False, color_system=None)
+    console = Console(file=buffer, width=width, highlight=False, color_system=None, soft_wrap=True)
     info, period = report.campaign.info, report.period
     units = report.units
     counts = units["status"].value_counts()
@@ -155,7 +155,8 @@ def format_report_table(report: Report, width: int = 160) -> str:
             values.append(text)
         rank = "–" if row.rank is pd.NA else str(int(row.rank))
         table.add_row(rank, row.name, row.level_label, row.status_label, _rate(row.score), *values)
-    console.print(table)
+    console.print(table, soft_wrap=False)
+    console.print("↓: chậm so với tiến độ (dưới số cần đạt đến cuối kỳ). Điểm: tỷ lệ đạt bình quân theo trọng số.")
     if len(report.totals):
         console.print("[bold]Tổng hợp (cộng từ các đơn vị trực thuộc)[/bold]")
         for row in report.totals.itertuples(index=False):
