@@ -37,7 +37,10 @@ SHARE_DIR = "thu_muc_chung"  # the demo's share, inside the demo folder
 MARKER = ".chitieu_demo"  # a demo folder made by this command: its share may be replaced on a re-run
 DAYS = tuple(date(2023, 7, d) for d in (18, 19, 20, 21))
 ALL_DAYS = frozenset(d.day for d in DAYS)
-CLOSING = datetime(2023, 7, 22, 10, 0, tzinfo=TZ)  # the office looks at the results: after 21/07's deadline
+# The demo's clock stops on the evening of the last day: the office looks at the day's ranking and
+# calls the units that have not reported yet (before the 08:00 deadline). The master, rebuilt after
+# each file, then opens on that day too (it shows the period current at its last update).
+CLOSING = datetime(2023, 7, 21, 21, 0, tzinfo=TZ)
 LEVEL_1_SHARE = 0.72  # Mức 1 of the accounts activated (Mức 2 the rest): plausible, not from the plan
 
 ON_TIME, LATE, MISTAKE, CORRECTED = "on_time", "late", "mistake", "corrected"
@@ -110,7 +113,7 @@ def cumulative(campaign: Campaign, unit_code: str, day_index: int) -> tuple[int,
 
 
 def story(campaign: Campaign) -> list[Drop]:
-    """Every file the clerks send, in the order they arrive."""
+    """Every file the clerks send before the demo's clock stops, in the order they arrive."""
     drops = []
     for code, habit in HABITS.items():
         unit = campaign.unit_by_code[code]
@@ -137,7 +140,7 @@ def story(campaign: Campaign) -> list[Drop]:
                 drops.append(Drop(code, period, moment + CORRECTION_DELAY, values, fixed, CORRECTED, fix_of=name))
                 continue
             drops.append(Drop(code, period, moment, values, name, ON_TIME))
-    return sorted(drops, key=lambda d: (d.moment, d.unit))
+    return sorted((d for d in drops if d.moment <= CLOSING), key=lambda d: (d.moment, d.unit))
 
 
 def fill_template(template: bytes, period_label: str, values: Mapping[str, Any]) -> bytes:
@@ -250,15 +253,20 @@ def describe_record(campaign: Campaign, record: FileRecord, drop: Drop | None) -
 
 
 def tally(campaign: Campaign, records: list[FileRecord]) -> str:
-    """The story's outcome in one Vietnamese sentence: files, accepted (late among them), refused, silent units."""
+    """The story's outcome in one Vietnamese sentence: files, accepted (late ones by unit), refused, silent units."""
+    from collections import Counter
+
     from processors.ledger import ACCEPTED, LATE, REFUSED
 
     accepted = [r for r in records if r.outcome == ACCEPTED]
-    late = sum(1 for r in accepted if r.timeliness == LATE)
+    late = Counter(r.folder_unit for r in accepted if r.timeliness == LATE)
     refused = sum(1 for r in records if r.outcome == REFUSED)
     reported = {r.folder_unit for r in records}
     silent = [u.name for u in campaign.reporting_units() if u.code not in reported]
-    text = f"{len(records)} tệp: {len(accepted)} tiếp nhận ({late} trễ hạn), {refused} trả lại"
+    late_units = ", ".join(f"{campaign.unit_by_code[code].name} {n} lần" for code, n in late.items())
+    text = (
+        f"{len(records)} tệp: {len(accepted)} tiếp nhận ({sum(late.values())} trễ hạn: {late_units}), {refused} trả lại"
+    )
     if silent:
         text += "; chưa nộp lần nào: " + ", ".join(silent)
     return text + "."
@@ -328,7 +336,7 @@ def run_demo(root: Path, key_file: Path | None, console: Any, progress: Callable
 
 
 def show_report(console: Any, share: Share) -> None:
-    """The ranking and the reminder list of the last day, as the office sees them after its deadline."""
+    """The ranking and the reminder list of the last day, as the office sees them that evening."""
     from processors.report import load_report
     from processors.report_output import format_report_table
 
