@@ -143,12 +143,16 @@ def story(campaign: Campaign) -> list[Drop]:
     return sorted((d for d in drops if d.moment <= CLOSING), key=lambda d: (d.moment, d.unit))
 
 
-def fill_template(template: bytes, period_label: str, values: Mapping[str, Any]) -> bytes:
-    """The template with the period chosen and ``values`` typed into ``NHAP_<code>`` cells (text stays text)."""
+def fill_by_name(template: bytes, values: Mapping[str, Any]) -> bytes:
+    """The workbook with ``values`` typed into the cells its defined names point at, as openpyxl saves it.
+
+    A string is stored as text, even one starting with «=»: what a text cell keeps. The sheets'
+    protection and the hidden identity sheet are kept, so the result is a real return.
+    """
     import openpyxl
 
     book = openpyxl.load_workbook(io.BytesIO(template))
-    for name, value in {"KY_BAO_CAO": period_label, **{f"NHAP_{c}": v for c, v in values.items()}}.items():
+    for name, value in values.items():
         sheet, ref = next(iter(book.defined_names[name].destinations))
         cell = book[sheet][ref.replace("$", "")]
         cell.value = value
@@ -157,6 +161,11 @@ def fill_template(template: bytes, period_label: str, values: Mapping[str, Any])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def fill_template(template: bytes, period_label: str, figures: Mapping[str, Any]) -> bytes:
+    """A unit's template with the period chosen (``KY_BAO_CAO``) and each figure typed into ``NHAP_<code>``."""
+    return fill_by_name(template, {"KY_BAO_CAO": period_label, **{f"NHAP_{c}": v for c, v in figures.items()}})
 
 
 @contextmanager
