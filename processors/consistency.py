@@ -24,34 +24,34 @@ def target_totals(campaign: Campaign, targets: pd.DataFrame) -> pd.DataFrame:
     if not len(targets):
         return pd.DataFrame(columns=COLUMNS)
     parent_of = {u.code: u.parent for u in campaign.units}
-    n_children: dict[str, int] = {}
-    for u in campaign.units:
-        if u.parent:
-            n_children[u.parent] = n_children.get(u.parent, 0) + 1
+    names = {u.code: u.name for u in campaign.units}
+    n_children = pd.Series([u.parent for u in campaign.units if u.parent]).value_counts()
     frame = targets.assign(parent=targets["unit"].map(parent_of))
-    rows = []
+    parts = []
     for field, check in (("value", CHECK_TARGET_VALUE), ("daily", CHECK_TARGET_DAILY)):
         children = frame[frame["parent"].notna() & frame[field].notna()]
-        sums = children.groupby(["parent", "indicator"])[field].agg(["sum", "count"])
-        for (parent, indicator), (total, count) in sums.iterrows():
-            stated = frame[(frame["unit"] == parent) & (frame["indicator"] == indicator)][field]
-            if stated.empty or pd.isna(stated.iloc[0]):
-                continue
-            value = float(stated.iloc[0])
-            rows.append(
-                (
-                    check,
-                    parent,
-                    campaign.unit_by_code[parent].name,
-                    indicator,
-                    value,
-                    float(total),
-                    value - float(total),
-                    int(count),
-                    n_children.get(parent, 0),
-                )
+        sums = children.groupby(["parent", "indicator"], sort=False)[field].agg(["sum", "count"]).reset_index()
+        stated = frame[frame[field].notna()][["unit", "indicator", field]]
+        both = sums.merge(stated, left_on=["parent", "indicator"], right_on=["unit", "indicator"])
+        if both.empty:
+            continue
+        parts.append(
+            pd.DataFrame(
+                {
+                    "check": check,
+                    "unit": both["parent"],
+                    "name": both["parent"].map(names),
+                    "indicator": both["indicator"],
+                    "stated": both[field].astype(float),
+                    "children_sum": both["sum"].astype(float),
+                    "difference": both[field].astype(float) - both["sum"].astype(float),
+                    "children": both["count"].astype(int),
+                    "children_total": both["parent"].map(n_children).fillna(0).astype(int),
+                },
+                columns=COLUMNS,
             )
-    return pd.DataFrame(rows, columns=COLUMNS)
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
 
 
 def figure_mismatches(
@@ -84,10 +84,24 @@ def figure_mismatches(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+MAX_WARNINGS = 10  # per kind of check; beyond this, one summary line (the table lists every difference)
+
+
 def consistency_warnings(table: pd.DataFrame, campaign: Campaign) -> list[str]:
-    """A Vietnamese warning for each row whose difference is not zero."""
+    """A Vietnamese warning for each row whose difference is not zero: the first few of each kind, then a count."""
     out = []
-    for row in table.itertuples(index=False):
+    differing = table[table["difference"].abs() >= 1e-9]
+    parts = []
+    for check in (CHECK_TARGET_VALUE, CHECK_TARGET_DAILY, CHECK_FIGURE):
+        rows = differing[differing["check"] == check]
+        if len(rows) > MAX_WARNINGS:
+            out.append(
+                f"{len(rows)} {CHECK_LABELS[check]} của {rows['unit'].nunique()} đơn vị khác tổng các đơn vị trực "
+                f"thuộc; dưới đây là {MAX_WARNINGS} trường hợp đầu, xem đủ trong bảng đối chiếu."
+            )
+        parts.append(rows.head(MAX_WARNINGS))
+    shown = pd.concat(parts)
+    for row in shown.itertuples(index=False):
         if abs(row.difference) < 1e-9:
             continue
         name = campaign.indicator_by_code[row.indicator].name if row.indicator in campaign.indicator_by_code else ""

@@ -18,7 +18,7 @@ import pandas as pd
 
 from forms.schema import Campaign, IndicatorKind, Level, Period, format_deadline
 from processors import completeness, consistency, pace, ranking, rates, rollup, tasks
-from processors.ledger import FileRecord
+from processors.ledger import ACCEPTED, FileRecord
 from processors.vi_order import vi_sort_key
 
 LEVEL_ORDER = [lv.value for lv in Level]
@@ -71,9 +71,23 @@ class _Frame:
     relevant: np.ndarray
     attributes: rates.Values
     cumulative: np.ndarray
+    target_checks: pd.DataFrame  # the plan's totals beside their units' targets
+    vi_rank: np.ndarray  # each unit's place when names are sorted the Vietnamese way
+
+
+_LAST_FRAME: list[tuple[Campaign, _Frame]] = []  # the campaign last reported on and what was derived from it
 
 
 def _frame(campaign: Campaign) -> _Frame:
+    """What the report derives from the campaign alone; kept for the same (immutable) campaign object."""
+    if _LAST_FRAME and _LAST_FRAME[0][0] is campaign:
+        return _LAST_FRAME[0][1]
+    frame = _derive_frame(campaign)
+    _LAST_FRAME[:] = [(campaign, frame)]
+    return frame
+
+
+def _derive_frame(campaign: Campaign) -> _Frame:
     units = rates.unit_table(campaign)
     indicators = list(campaign.indicators)
     table = rates.target_table(campaign, units)
@@ -88,59 +102,98 @@ def _frame(campaign: Campaign) -> _Frame:
         relevant=rates.relevance(campaign, units, target),
         attributes=rates.attribute_arrays(campaign),
         cumulative=np.array([rates.is_cumulative(campaign, i) for i in indicators], dtype=bool),
+        target_checks=consistency.target_totals(campaign, table),
+        vi_rank=_vi_rank([u.name for u in campaign.units]),
     )
 
 
-def _numeric_rows(figures: pd.DataFrame, f: _Frame) -> pd.DataFrame:
-    """Numeric figures of input indicators, with unit and indicator positions."""
-    inputs = [i.code for i in f.indicators if i.kind in rates.INPUT_NUMERIC]
-    if "value_num" not in figures:
-        figures = figures.assign(value_num=pd.to_numeric(figures.get("value"), errors="coerce"))
-    rows = figures[figures["indicator"].isin(inputs) & figures["value_num"].notna()]
-    u = pd.Index(f.units["code"]).get_indexer(rows["unit_code"])
-    k = pd.Index(f.codes).get_indexer(rows["indicator"])
-    return rows.assign(_u=u, _k=k)[u >= 0]
+@dataclass(frozen=True)
+class _Rows:
+    """Numeric figures of input indicators as parallel arrays: unit, indicator, schedule period, value, arrival."""
+
+    unit: np.ndarray
+    indicator: np.ndarray
+    period: np.ndarray  # position in campaign.schedule
+    value: np.ndarray
+    received: np.ndarray  # int64 ticks since the epoch, for ties only
 
 
-def _strict(rows: pd.DataFrame, f: _Frame, period: Period) -> rates.Values:
+@dataclass(frozen=True)
+class _Keys:
+    """Positions of every figure's unit, indicator and period (-1: unknown), and its number (NaN: none)."""
+
+    unit: np.ndarray
+    indicator: np.ndarray
+    period: np.ndarray
+    number: np.ndarray
+
+
+def _keys(figures: pd.DataFrame, f: _Frame) -> _Keys:
+    """Each figure's positions, looked up once: a few distinct codes over many rows."""
+    number = figures["value_num"] if "value_num" in figures else pd.to_numeric(figures["value"], errors="coerce")
+    return _Keys(
+        _positions(figures["unit_code"], f.units["code"]),
+        _positions(figures["indicator"], pd.Index(f.codes)),
+        _positions(figures["period_code"], pd.Index([p.code for p in f.campaign.schedule])),
+        number.to_numpy(dtype="float64", na_value=np.nan),
+    )
+
+
+def _numeric_rows(figures: pd.DataFrame, keys: _Keys, f: _Frame) -> _Rows:
+    """The figures the computations use: numbers of input indicators, of known units and periods."""
+    is_input = np.array([i.kind in rates.INPUT_NUMERIC for i in f.indicators] + [False])
+    ok = (keys.unit >= 0) & (keys.period >= 0) & ~np.isnan(keys.number) & is_input[keys.indicator]
+    received = figures["received_at"]
+    if not isinstance(received.dtype, pd.DatetimeTZDtype):
+        received = pd.to_datetime(received, utc=True)
+    ticks = received.array.asi8[ok]
+    return _Rows(keys.unit[ok], keys.indicator[ok], keys.period[ok], keys.number[ok], ticks)
+
+
+def _positions(column: pd.Series, among: pd.Index | pd.Series) -> np.ndarray:
+    """Each value's position in ``among`` (-1 when absent), factorising first: a few distinct codes, many rows."""
+    codes, uniques = pd.factorize(column)
+    where = pd.Index(among).get_indexer(pd.Index(uniques))
+    return np.where(codes >= 0, where[np.maximum(codes, 0)], -1)
+
+
+def _strict(rows: _Rows, f: _Frame, period: Period) -> rates.Values:
     """Input figures of exactly this period, (1, units) per indicator."""
-    mine = rows[rows["period_code"] == period.code]
-    out = {}
-    for ind in f.indicators:
-        if ind.kind in rates.INPUT_NUMERIC:
-            arr = np.full((1, len(f.units)), np.nan)
-            sel = mine[mine["_k"] == f.codes.index(ind.code)]
-            arr[0, sel["_u"].to_numpy()] = sel["value_num"].to_numpy()
-            out[ind.code] = arr
-    return out
+    here = f.campaign.schedule.index(period)
+    sel = rows.period == here
+    grid = np.full((len(f.units), len(f.codes)), np.nan)
+    grid[rows.unit[sel], rows.indicator[sel]] = rows.value[sel]
+    return {
+        ind.code: grid[:, k][None, :].copy() for k, ind in enumerate(f.indicators) if ind.kind in rates.INPUT_NUMERIC
+    }
 
 
-def _basis(rows: pd.DataFrame, f: _Frame, periods: list[Period]) -> rates.Values:
+def _basis(rows: _Rows, f: _Frame, periods: list[Period]) -> rates.Values:
     """Input figures at each date of ``periods``: cumulative ones as of that date (latest report), others of that period."""
-    dates = np.array([p.end for p in periods], dtype="datetime64[D]")
-    family_codes = {p.code: n for n, p in enumerate(periods)}
-    ends = pd.to_datetime(rows["period_end"]).to_numpy().astype("datetime64[D]")
-    in_family = rows["period_code"].map(family_codes)
-    out = {}
-    for ind in f.indicators:
-        if ind.kind not in rates.INPUT_NUMERIC:
-            continue
-        k = f.codes.index(ind.code)
-        arr = np.full((len(periods), len(f.units)), np.nan)
-        sel = (rows["_k"] == k).to_numpy().copy()
-        if f.cumulative[k]:
-            sel &= ends <= dates[-1]
-            part = rows[sel].assign(
-                _d=np.searchsorted(dates, ends[sel], side="left"), _fam=in_family[sel].notna(), _end=ends[sel]
-            )
-            part = part.sort_values(["_end", "_fam", "received_at"]).drop_duplicates(["_d", "_u"], keep="last")
-            arr[part["_d"].to_numpy(), part["_u"].to_numpy()] = part["value_num"].to_numpy()
-            arr = pd.DataFrame(arr).ffill().to_numpy()
-        else:
-            part = rows[sel & in_family.notna().to_numpy()]
-            arr[in_family[part.index].astype(int).to_numpy(), part["_u"].to_numpy()] = part["value_num"].to_numpy()
-        out[ind.code] = arr
-    return out
+    schedule = f.campaign.schedule
+    ends = np.array([p.end.toordinal() for p in schedule])[rows.period]
+    dates = np.array([p.end.toordinal() for p in periods])
+    family_of = np.full(len(schedule), -1)
+    for n, p in enumerate(periods):
+        family_of[schedule.index(p)] = n
+    in_family = family_of[rows.period]
+    grid = np.full((len(f.codes), len(periods), len(f.units)), np.nan)
+    cumulative = f.cumulative[rows.indicator]
+    # Cumulative: the latest figure ending on or before each date (a period of the family wins a tie).
+    sel = cumulative & (ends <= dates[-1])
+    k, u, end, fam = rows.indicator[sel], rows.unit[sel], ends[sel], in_family[sel] >= 0
+    d = np.searchsorted(dates, end, side="left")
+    order = np.lexsort((rows.received[sel], fam, end, u, d, k))
+    k, u, d, value = k[order], u[order], d[order], rows.value[sel][order]
+    last = np.ones(len(k), dtype=bool)
+    last[:-1] = (k[1:] != k[:-1]) | (d[1:] != d[:-1]) | (u[1:] != u[:-1])
+    grid[k[last], d[last], u[last]] = value[last]
+    for n in range(1, len(periods)):
+        grid[:, n] = np.where(np.isnan(grid[:, n]), grid[:, n - 1], grid[:, n])
+    # Others: the figure of that very period.
+    sel = ~cumulative & (in_family >= 0)
+    grid[rows.indicator[sel], in_family[sel], rows.unit[sel]] = rows.value[sel]
+    return {ind.code: grid[k] for k, ind in enumerate(f.indicators) if ind.kind in rates.INPUT_NUMERIC}
 
 
 def build_report(
@@ -158,7 +211,8 @@ def build_report(
     info = campaign.info
     periods = pace.family(campaign, period)
     dates = [p.end for p in periods]
-    rows = _numeric_rows(figures, f)
+    keys = _keys(figures, f)
+    rows = _numeric_rows(figures, keys, f)
 
     # Values: a reporting unit's own figures of this period; above it, figures rolled up from the children.
     strict = rates.derive(campaign, _strict(rows, f, period), f.attributes, (1, n_units))
@@ -223,7 +277,7 @@ def build_report(
     codes_in_scope = units["code"][scope_reporting].tolist()
     arrivals_frame = completeness.arrival_frame(arrivals)
     status = completeness.unit_statuses(codes_in_scope, arrivals_frame, period, now)
-    filled, expected_count = _filled(figures, f, period)
+    filled, expected_count = _filled(figures, keys, f, period)
 
     table = units[scope_reporting].copy()
     positions = np.flatnonzero(scope_reporting)
@@ -242,7 +296,7 @@ def build_report(
     counts = tasks.task_counts(task_table)
     for state in (tasks.DONE, tasks.IN_PROGRESS, tasks.OVERDUE):
         table[f"tasks_{state}"] = counts[state].reindex(table["code"]).fillna(0).astype(int).to_numpy()
-    table = _vi_sorted(table)
+    table = _vi_sorted(table, f)
     ranked, unranked = ranking.ranking_table(table, LEVEL_ORDER)
 
     cube = _Cube(f, value, target, kind, rate, expected, on_track, eta, reached)
@@ -262,7 +316,7 @@ def build_report(
     # Consistency: the plan's totals beside their units, a parent's own figures beside its children's.
     own = {c: np.where(reports & in_level, strict[c][0], np.nan) for c in additive}
     parts = [
-        consistency.target_totals(campaign, f.targets),
+        f.target_checks,
         consistency.figure_mismatches(
             own,
             {c: v[-1] for c, v in rolled.child_sum.items()},
@@ -275,7 +329,7 @@ def build_report(
     checks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=consistency.COLUMNS)
     checks = checks[checks["unit"].isin(set(units["code"][in_level]))].reset_index(drop=True)
 
-    warnings = _warnings(f, period, now, table, checks, figures, in_level)
+    warnings = _warnings(f, period, now, table, checks, figures["unit_code"][keys.unit < 0], in_level)
     progress = _progress(f, periods, history, expected_history, in_level, level)
     reminders = completeness.reminders(table, campaign, period, now)
     statuses = _status_history(campaign, codes_in_scope, arrivals_frame, periods, now)
@@ -359,29 +413,31 @@ class _Cube:
         return frame
 
 
-def _filled(figures: pd.DataFrame, f: _Frame, period: Period) -> tuple[np.ndarray, np.ndarray]:
+def _filled(figures: pd.DataFrame, keys: _Keys, f: _Frame, period: Period) -> tuple[np.ndarray, np.ndarray]:
     """Per unit: how many of the figures it should type were given for the period, and how many it should type."""
-    typed = np.array([i.is_input and i.kind is not IndicatorKind.TEXT for i in f.indicators])
-    expected = (f.relevant & typed[None, :]).sum(axis=1)
-    filled = np.zeros(len(f.units), dtype=int)
-    if len(figures):
-        mine = figures[figures["period_code"] == period.code]
-        given = mine["value"].map(lambda v: v is not None and not (isinstance(v, float) and np.isnan(v)) and v != "")
-        mine = mine[given.astype(bool)]
-        u = pd.Index(f.units["code"]).get_indexer(mine["unit_code"])
-        k = pd.Index(f.codes).get_indexer(mine["indicator"])
-        ok = (u >= 0) & (k >= 0)
-        u, k = u[ok], k[ok]
-        keep = f.relevant[u, k] & typed[k]
-        filled = np.bincount(u[keep], minlength=len(f.units))
-    return filled, expected
+    typed = np.array([i.is_input and i.kind is not IndicatorKind.TEXT for i in f.indicators] + [False])
+    expected = (f.relevant & typed[None, :-1]).sum(axis=1)
+    sel = (keys.period == f.campaign.schedule.index(period)) & (keys.unit >= 0) & typed[keys.indicator]
+    given = ~np.isnan(keys.number[sel])
+    texts = figures["value"].to_numpy(dtype=object)[sel][~given]
+    given[~given] = [isinstance(v, str) and bool(v.strip()) for v in texts]
+    u, k = keys.unit[sel][given], keys.indicator[sel][given]
+    keep = f.relevant[u, k]
+    return np.bincount(u[keep], minlength=len(f.units)), expected
 
 
-def _vi_sorted(table: pd.DataFrame) -> pd.DataFrame:
+def _vi_rank(names: list[str]) -> np.ndarray:
+    """Each name's place in Vietnamese order."""
+    rank = np.empty(len(names), dtype=int)
+    rank[sorted(range(len(names)), key=lambda i: vi_sort_key(names[i]))] = np.arange(len(names))
+    return rank
+
+
+def _vi_sorted(table: pd.DataFrame, f: _Frame) -> pd.DataFrame:
+    """Units by level, then by name in Vietnamese order (positions worked out once per campaign)."""
     order = {level: i for i, level in enumerate(LEVEL_ORDER)}
-    keys = [(order[lv], vi_sort_key(name)) for lv, name in zip(table["level"], table["name"], strict=True)]
-    position = sorted(range(len(table)), key=lambda i: keys[i])
-    return table.iloc[position]
+    positions = pd.Index(f.units["code"]).get_indexer(table["code"])
+    return table.iloc[np.lexsort((f.vi_rank[positions], table["level"].map(order).to_numpy()))]
 
 
 def _progress(
@@ -421,14 +477,20 @@ def _progress(
 def _status_history(
     campaign: Campaign, codes: list[str], arrivals: pd.DataFrame, periods: list[Period], now: datetime
 ) -> pd.DataFrame:
-    """Status of each unit in scope for each period of the same kind so far (long: unit, period, status)."""
-    frames = []
-    for p in periods:
-        s = completeness.unit_statuses(codes, arrivals, p, now)
-        frames.append(s.reset_index().assign(period=p.code, label=p.label)[["code", "period", "label", "status"]])
-    if not frames:
-        return pd.DataFrame(columns=["unit", "period", "label", "status"])
-    return pd.concat(frames, ignore_index=True).rename(columns={"code": "unit"})
+    """Status of each unit in scope for each period of the same kind so far (long: unit, period, label, status)."""
+    del campaign, now  # the status of a period is the first accepted file's verdict, whenever asked
+    labels = {p.code: p.label for p in periods}
+    accepted = arrivals[
+        (arrivals["outcome"] == ACCEPTED)
+        & arrivals["period_code"].isin(list(labels))
+        & arrivals["unit_code"].isin(codes)
+    ].sort_values(["received_at", "id"])
+    first = accepted.drop_duplicates(["unit_code", "period_code"]).set_index(["unit_code", "period_code"])["timeliness"]
+    index = pd.MultiIndex.from_product([codes, list(labels)], names=["unit", "period"])
+    status = first.reindex(index).fillna(completeness.MISSING).astype(object)
+    frame = status.rename("status").reset_index()
+    frame.insert(2, "label", frame["period"].map(labels))
+    return frame
 
 
 def _warnings(
@@ -437,7 +499,7 @@ def _warnings(
     now: datetime,
     table: pd.DataFrame,
     checks: pd.DataFrame,
-    figures: pd.DataFrame,
+    strangers: pd.Series,
     in_level: np.ndarray,
 ) -> list[str]:
     out: list[str] = []
@@ -462,10 +524,9 @@ def _warnings(
                     f" và {len(names) - 5} đơn vị khác" if len(names) > 5 else ""
                 )
                 out.append(f"Chưa có thuộc tính «{ind.denominator}» của {shown}: không tính được «{ind.name}».")
-    if len(figures):
-        unknown = sorted(set(figures["unit_code"]) - set(f.units["code"]))
-        if unknown:
-            out.append(f"Sổ cái có số liệu của đơn vị không còn trong kế hoạch: {', '.join(unknown)} (không tính).")
+    unknown = sorted(set(strangers.unique()))
+    if unknown:
+        out.append(f"Sổ cái có số liệu của đơn vị không còn trong kế hoạch: {', '.join(unknown)} (không tính).")
     return out
 
 

@@ -40,8 +40,13 @@ def roll_up(values: Values, units: pd.DataFrame, codes: Iterable[str]) -> RollUp
             if not len(kids):
                 continue
             vals = arr[:, kids]
-            np.add.at(sums, (slice(None), parent_pos[kids]), np.nan_to_num(vals))
-            np.add.at(counts, (slice(None), parent_pos[kids]), ~np.isnan(vals))
+            # bincount over (date, parent) cells: much faster than np.add.at for thousands of children.
+            cells = (np.arange(arr.shape[0])[:, None] * arr.shape[1] + parent_pos[kids][None, :]).ravel()
+            size = arr.size
+            sums += np.bincount(cells, weights=np.nan_to_num(vals).ravel(), minlength=size).reshape(arr.shape)
+            counts += (
+                np.bincount(cells, weights=~np.isnan(vals).ravel(), minlength=size).reshape(arr.shape).astype("int64")
+            )
             parents = np.unique(parent_pos[kids])
             from_children = np.where(counts[:, parents] > 0, sums[:, parents], np.nan)
             own = arr[:, parents]

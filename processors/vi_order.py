@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # The alphabet: a ă â b c d đ e ê g h i k l m n o ô ơ p q r s t u ư v x y (f, j, w, z for foreign words).
 _ALPHABET = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"
@@ -26,6 +27,7 @@ def _letter_and_tone(char: str) -> tuple[str, int]:
     return unicodedata.normalize("NFC", "".join(kept)), tone
 
 
+@lru_cache(maxsize=65_536)
 def vi_sort_key(text: str) -> tuple:
     """A sort key ordering Vietnamese names as a dictionary does ("Phường 2" before "Phường 10")."""
     letters: list[tuple[int, int | str]] = []
