@@ -11,8 +11,9 @@ only reads two cells and writes tables: what the sheets hold is decided once, in
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from processors.master_rows import (
     table_grid,
 )
 from processors.master_writer import NUMBER_FORMATS
-from processors.report import ReportError, load_report
+from processors.report import ReportError, build_report, load_report, resolve_period
 from shared_folder_layout.layout import ShareLayout
 from shared_folder_layout.share import Share, ShareError, open_share
 
@@ -171,7 +172,7 @@ def write_table(sheet: Any, table: Table, *, keep_above: bool = False) -> None:
         sheet.clear_contents()
     if not table.columns:
         return
-    sheet.range((first, 1)).value = grid
+    put_grid(sheet, first, grid)
     data_top, data_last = table.top + 2, table.top + 1 + len(table.rows)
     if not table.rows:
         return
@@ -181,6 +182,35 @@ def write_table(sheet: Any, table: Table, *, keep_above: bool = False) -> None:
         for c, value in enumerate(row):
             if isinstance(value, Styled) and value.style != table.columns[c].style:
                 sheet.range((data_top + r, c + 1)).number_format = NUMBER_FORMATS[value.style]
+
+
+def remote_value(value: Any) -> Any:
+    """A value as xlwings' remote clients take it (what its converter would send, done once here)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.hour == value.minute == value.second == 0:
+            return value.date().isoformat()
+        return value.replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:
+        return ""
+    return value
+
+
+def put_grid(sheet: Any, top: int, grid: list[list[Any]]) -> None:
+    """Write a 2-D grid at row ``top`` in one assignment; ``raw_value`` skips xlwings' per-cell conversion.
+
+    Desktop Excel (COM) takes Python values as they are; the remote engine needs JSON values,
+    which ``remote_value`` gives for the few types the tables hold.
+    """
+    if not grid:
+        return
+    target = sheet.range((top, 1), (top + len(grid) - 1, len(grid[0])))
+    if sheet.book.app.engine.type == "remote":
+        grid = [[remote_value(v) for v in row] for row in grid]
+    target.raw_value = grid
 
 
 def write_status(book: Any, message: str) -> None:
@@ -246,11 +276,51 @@ def tong_hop(
     return TongHopResult(OK, message, getattr(report.period, "code", period), level.value if level else None)
 
 
-def compute(share: Share, period: str | None, level: Level | None, moment: datetime) -> tuple[Any, list[Any]]:
-    """The report for the chosen period and level, and every received file (for «Nhật ký»)."""
+_ledger_cache: dict[Path, tuple[tuple, Any, list[Any], Any]] = {}
+_cache_lock = threading.Lock()
+
+
+def ledger_tables(share: Share) -> tuple[Any, list[Any], Any]:
+    """The ledger's effective figures, files and arrivals table; kept while the ledger holds the same files.
+
+    The ledger only grows (a file is added, never removed; a file is superseded only when another
+    arrives), so the count of files per outcome identifies what it holds. A server answering many
+    presses, or one clerk trying several periods and levels, reads the ledger once.
+    """
+    import pandas as pd
+
+    from processors.completeness import ARRIVAL_COLUMNS
     from processors.ledger import open_ledger
 
-    report = load_report(share, period=period, level=level.value if level else None, now=moment)
-    with open_ledger(share.layout.ledger) as ledger:
+    path = share.layout.ledger
+    with open_ledger(path) as ledger:
+        stamp = tuple(sorted(ledger.count_by_outcome().items()))
+        with _cache_lock:
+            cached = _ledger_cache.get(path)
+        if cached and cached[0] == stamp:
+            return cached[1], cached[2], cached[3]
+        figures = ledger.effective_frame()
         records = ledger.files()
+    arrivals = pd.DataFrame(
+        [(r.id, r.unit_code, r.period_code, r.outcome, r.timeliness, r.received_at, r.superseded_by) for r in records],
+        columns=list(ARRIVAL_COLUMNS),
+    )
+    with _cache_lock:
+        _ledger_cache.clear()  # one share per process in practice: keep only the latest
+        _ledger_cache[path] = (stamp, figures, records, arrivals)
+    return figures, records, arrivals
+
+
+def compute(share: Share, period: str | None, level: Level | None, moment: datetime) -> tuple[Any, list[Any]]:
+    """The report for the chosen period and level, and every received file (for «Nhật ký»).
+
+    The files go to the report as a table built here: ``Ledger.files()`` is needed for «Nhật ký»
+    anyway, and handing the report the records would convert each one again (dataclasses.asdict).
+    """
+    campaign = share.campaign
+    chosen = resolve_period(campaign, period, moment)
+    if not share.layout.ledger.exists():
+        return load_report(share, period=period, now=moment), []  # raises ReportError: no ledger yet
+    figures, records, arrivals = ledger_tables(share)
+    report = build_report(campaign, figures.copy(), arrivals.copy(), period=chosen, level=level, now=moment)
     return report, records

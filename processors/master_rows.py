@@ -240,8 +240,12 @@ def records(data: Any) -> list[dict[str, Any]]:
     if data is None:
         return []
     if hasattr(data, "to_dict") and hasattr(data, "columns"):
-        frame = data.astype(object).where(data.notna(), None)
-        return frame.to_dict("records")
+        missing = data.isna().to_numpy()
+        names = list(data.columns)
+        return [
+            {name: None if gone else value for name, value, gone in zip(names, row, absent, strict=True)}
+            for row, absent in zip(data.itertuples(index=False, name=None), missing, strict=True)
+        ]
     rows = []
     for item in data:
         if isinstance(item, Mapping):
