@@ -332,7 +332,7 @@ def build_report(
     warnings = _warnings(f, period, now, table, checks, figures["unit_code"][keys.unit < 0], in_level)
     progress = _progress(f, periods, history, expected_history, in_level, level)
     reminders = completeness.reminders(table, campaign, period, now)
-    statuses = _status_history(campaign, codes_in_scope, arrivals_frame, periods, now)
+    statuses = _status_history(codes_in_scope, arrivals_frame, periods)
     return Report(
         campaign=campaign,
         period=period,
@@ -474,11 +474,8 @@ def _progress(
     return pd.DataFrame(rows, columns=PROGRESS_COLUMNS)
 
 
-def _status_history(
-    campaign: Campaign, codes: list[str], arrivals: pd.DataFrame, periods: list[Period], now: datetime
-) -> pd.DataFrame:
+def _status_history(codes: list[str], arrivals: pd.DataFrame, periods: list[Period]) -> pd.DataFrame:
     """Status of each unit in scope for each period of the same kind so far (long: unit, period, label, status)."""
-    del campaign, now  # the status of a period is the first accepted file's verdict, whenever asked
     labels = {p.code: p.label for p in periods}
     accepted = arrivals[
         (arrivals["outcome"] == ACCEPTED)
