@@ -20,6 +20,7 @@ from defusedxml import ElementTree
 
 from forms.schema import TZ, Campaign, IndicatorKind
 from processors.cli import main
+from processors.demo import fill_by_name
 from processors.intake import IngestSummary, ingest_share
 from processors.ledger import Ledger, open_ledger
 from processors.master import BUSY, FAILED, UPDATED, button_module_path, read_master_stamp, update_master
@@ -64,16 +65,7 @@ def return_values(campaign: Campaign, unit_code: str, period_label: str, **overr
 
 def fill_template(template: Path, values: dict[str, Any]) -> bytes:
     """The unit's template with ``values`` typed into its named cells (text stays text), as openpyxl saves it."""
-    book = openpyxl.load_workbook(template)
-    for name, value in values.items():
-        sheet, ref = next(iter(book.defined_names[name].destinations))
-        cell = book[sheet][ref.replace("$", "")]
-        cell.value = value
-        if isinstance(value, str):
-            cell.data_type = "s"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return fill_by_name(template.read_bytes(), values)
 
 
 _mtime = [1_689_000_000]
