@@ -278,7 +278,9 @@ def inbox_names(share: Share, unit: str) -> set[str]:
 
 @pytest.mark.parametrize("mode", ["native", "polling"])
 def test_excel_libreoffice_and_slow_copy_each_taken_once_when_complete(share, returns, watch, mode):
-    process = watch(share, *(["--polling"] if mode == "polling" else []))
+    # A settle time with room to spare: on a loaded machine the check between two chunks of the
+    # slow copy (it opens the ledger) must not look like a copy that stopped.
+    process = watch(share, "--settle", "2", *(["--polling"] if mode == "polling" else []))
     excel_inbox = share.layout.unit("PHUONG_1").inbox
     owner = save_like_excel(excel_inbox, "Báo cáo ngày 20.xlsx", returns["PHUONG_1"])
     lo_inbox = share.layout.unit("XA_DAI").inbox
