@@ -26,7 +26,7 @@ CLIENT = "VBA"  # what RunRemotePython puts in "client"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}:\d{2})?$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?%?$")
 KNOWN_ACTIONS = frozenset(
-    {"setValues", "rangeClearContents", "sheetClearContents", "setNumberFormat", "activateSheet", "alert"}
+    {"setValues", "rangeClearContents", "sheetClearContents", "setNumberFormat", "setAutofit", "activateSheet", "alert"}
 )
 
 
@@ -140,6 +140,12 @@ def apply_actions(book: Workbook, actions: Iterable[Mapping[str, Any]]) -> list[
         elif func == "rangeClearContents":
             for cell in _cells(sheet, action):
                 cell.value = None
+        elif func == "setAutofit":  # Excel fits the rows to their text; a reader fits rows that have no set height
+            if action["args"][0] != "rows":
+                raise UnknownAction(f"{func} {action['args'][0]}")
+            top = action["start_row"] + 1
+            for row in range(top, top + action["row_count"]):
+                sheet.row_dimensions[row].height = None
         elif func == "setNumberFormat":
             for cell in _cells(sheet, action):
                 cell.number_format = action["args"][0]

@@ -42,7 +42,8 @@ from processors.master_rows import (
     table_grid,
 )
 from processors.master_writer import NUMBER_FORMATS
-from processors.report import ReportError, build_report, load_report, resolve_period
+from processors.report import ReportError, load_report, resolve_period
+from processors.report_source import ReportSource, read_report_source, report_of
 from shared_folder_layout.layout import ShareLayout
 from shared_folder_layout.share import Share, ShareError, open_share
 
@@ -160,12 +161,16 @@ def write_table(sheet: Any, table: Table, *, keep_above: bool = False) -> None:
     """Replace a sheet's table: clear, write title, header and rows in one range assignment, then number formats.
 
     ``keep_above`` keeps the rows above the header (the button, the chosen period and level).
+    A table with wrapped text («Nội dung nhắc») has its rows autofitted: Excel measures the text,
+    where the master file can only estimate it (``master_rows.row_heights``). The remote clients
+    (RunRemotePython's VBA, Office Scripts) apply ``setAutofit`` but not ``setRowHeight``.
     """
     grid = table_grid(table)
     first = table.top + 1 if keep_above else 1
+    wrapped = any(c.style == "wrap" for c in table.columns)
+    rows, cols = _used_extent(sheet) if keep_above or wrapped else (0, 0)
     if keep_above:
         grid = grid[table.top :]
-        rows, cols = _used_extent(sheet)
         if rows >= first:
             sheet.range((first, 1), (rows, max(cols, len(table.columns), 1))).clear_contents()
     else:
@@ -174,6 +179,8 @@ def write_table(sheet: Any, table: Table, *, keep_above: bool = False) -> None:
         return
     put_grid(sheet, first, grid)
     data_top, data_last = table.top + 2, table.top + 1 + len(table.rows)
+    if wrapped and max(rows, data_last) >= data_top:  # fit rows to their text; emptied rows back to one line
+        sheet.range((data_top, 1), (max(rows, data_last), len(table.columns))).rows.autofit()
     if not table.rows:
         return
     for col, style in column_styles(table):
@@ -276,20 +283,17 @@ def tong_hop(
     return TongHopResult(OK, message, getattr(report.period, "code", period), level.value if level else None)
 
 
-_ledger_cache: dict[Path, tuple[tuple, Any, list[Any], Any]] = {}
+_ledger_cache: dict[Path, tuple[tuple, ReportSource]] = {}
 _cache_lock = threading.Lock()
 
 
-def ledger_tables(share: Share) -> tuple[Any, list[Any], Any]:
-    """The ledger's effective figures, files and arrivals table; kept while the ledger holds the same files.
+def ledger_source(share: Share) -> ReportSource:
+    """The ledger's effective figures and files, read once and kept while the ledger holds the same files.
 
     The ledger only grows (a file is added, never removed; a file is superseded only when another
     arrives), so the count of files per outcome identifies what it holds. A server answering many
     presses, or one clerk trying several periods and levels, reads the ledger once.
     """
-    import pandas as pd
-
-    from processors.completeness import ARRIVAL_COLUMNS
     from processors.ledger import open_ledger
 
     path = share.layout.ledger
@@ -298,29 +302,19 @@ def ledger_tables(share: Share) -> tuple[Any, list[Any], Any]:
         with _cache_lock:
             cached = _ledger_cache.get(path)
         if cached and cached[0] == stamp:
-            return cached[1], cached[2], cached[3]
-        figures = ledger.effective_frame()
-        records = ledger.files()
-    arrivals = pd.DataFrame(
-        [(r.id, r.unit_code, r.period_code, r.outcome, r.timeliness, r.received_at, r.superseded_by) for r in records],
-        columns=list(ARRIVAL_COLUMNS),
-    )
+            return cached[1]
+        source = read_report_source(ledger)
     with _cache_lock:
         _ledger_cache.clear()  # one share per process in practice: keep only the latest
-        _ledger_cache[path] = (stamp, figures, records, arrivals)
-    return figures, records, arrivals
+        _ledger_cache[path] = (stamp, source)
+    return source
 
 
 def compute(share: Share, period: str | None, level: Level | None, moment: datetime) -> tuple[Any, list[Any]]:
-    """The report for the chosen period and level, and every received file (for «Nhật ký»).
-
-    The files go to the report as a table built here: ``Ledger.files()`` is needed for «Nhật ký»
-    anyway, and handing the report the records would convert each one again (dataclasses.asdict).
-    """
+    """The report for the chosen period and level, and every received file (for «Nhật ký»)."""
     campaign = share.campaign
     chosen = resolve_period(campaign, period, moment)
     if not share.layout.ledger.exists():
         return load_report(share, period=period, now=moment), []  # raises ReportError: no ledger yet
-    figures, records, arrivals = ledger_tables(share)
-    report = build_report(campaign, figures.copy(), arrivals.copy(), period=chosen, level=level, now=moment)
-    return report, records
+    source = ledger_source(share)
+    return report_of(campaign, source, period=chosen, level=level, now=moment), source.records

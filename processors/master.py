@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from defusedxml import ElementTree
 
 from forms.atomic import write_atomic
 from forms.clock import now_local
+from forms.schema import Campaign
 from forms.vi_format import format_moment, format_number
 from processors.ledger import Ledger
 from processors.master_rows import (
@@ -42,6 +44,9 @@ from processors.master_rows import (
 )
 from processors.master_writer import STAMP_PROPERTY, MasterContent, render_master
 from shared_folder_layout.share import Share
+
+if TYPE_CHECKING:  # pandas is loaded only when the master is rebuilt: an intake pass that finds it current stays light
+    from processors.report_source import ReportSource
 
 UPDATED = "updated"
 CURRENT = "current"
@@ -126,30 +131,33 @@ def read_master_stamp(master: Path) -> str | None:
     return None
 
 
-def current_report(share: Share, moment: datetime) -> tuple[object | None, str]:
+def current_report(campaign: Campaign, source: ReportSource, moment: datetime) -> tuple[object | None, str]:
     """The report the master opens on (the current period, every level), or None and why not."""
     try:
-        from processors.report import load_report
+        from processors.report import resolve_period
+        from processors.report_source import report_of
 
-        return load_report(share, now=moment), ""
+        period = resolve_period(campaign, None, moment)
+        return report_of(campaign, source, period=period, level=None, now=moment), ""
     except Exception as err:  # the master still shows every figure and file; the button can retry
         log.exception("report for the master failed")
         return None, f" Chưa lập được báo cáo tổng hợp ({type(err).__name__}: {err}); bấm nút «Tổng hợp» để thử lại."
 
 
 def build_content(share: Share, ledger: Ledger, stamp: str, moment: datetime) -> MasterContent:
-    """The master's content from the ledger."""
+    """The master's content from one read of the ledger: «Dữ liệu», «Nhật ký» and the current report."""
     from processors.master_vba import BUTTON_MACRO, CONF_SHEET
+    from processors.report_source import read_report_source
 
     campaign = share.campaign
-    figures = ledger.effective_figures()
-    records = ledger.files()
+    source = read_report_source(ledger)
+    figures, records = source.figures.to_dict("records"), source.records
     in_use = sum(1 for r in records if r.is_effective)
     summary = (
         f"Cập nhật lúc {format_moment(moment)}: {format_number(len(figures))} số liệu của {format_number(in_use)} "
         f"tệp đang dùng; đã nhận {format_number(len(records))} tệp."
     )
-    report, problem = current_report(share, moment)
+    report, problem = current_report(campaign, source, moment)
     vba, conf, _digest = _wiring()
     return MasterContent(
         title=campaign.info.name,

@@ -34,12 +34,14 @@ from processors.master_rows import (
     Column,
     Styled,
     Table,
+    row_heights,
 )
 
 BUTTON_CAPTION = "Tổng hợp"
 BUTTON_CELL = "A1"
 GUIDE_LAST_COL = 7  # the status line and the guide span C:H of «Tổng hợp», wrapped
 STAMP_PROPERTY = "chitieu_stamp"
+CHART_SIZE = (640, 320)  # pixels: «Tiến độ»'s chart, beside the table
 NUMBER_FORMATS = {
     "integer": "0",
     "count": "#,##0",
@@ -92,8 +94,9 @@ def render_master(content: MasterContent) -> bytes:
     add_summary_sheet(book, content, report.get(SHEET_SUMMARY), formats)
     for name in REPORT_SHEETS[1:]:
         table = report.get(name) or Table(name, (), [], title=name, notes=(PLACEHOLDER_NOTE,), top=REPORT_TOP)
-        sheet = add_table_sheet(book, table, formats)
-        if name == SHEET_PROGRESS and table.series:
+        charted = name == SHEET_PROGRESS and bool(table.series)
+        sheet = add_table_sheet(book, table, formats, freeze_cols=None if charted else 2)
+        if charted:
             add_progress_chart(book, sheet, table, max(len(table.rows), len(content.periods)))
     for table in content.tables:
         add_table_sheet(book, table, formats)
@@ -113,6 +116,7 @@ def _add_formats(book: xlsxwriter.Workbook) -> dict[str, Any]:
     formats["label"] = book.add_format({"bold": True})
     formats["input"] = book.add_format({"bg_color": "#FFF2CC", "border": 1, "bold": True})
     formats["wrap"] = book.add_format({"text_wrap": True, "valign": "top"})
+    formats["top"] = book.add_format({"valign": "top"})
     formats["guide"] = book.add_format({"text_wrap": True, "valign": "top", "italic": True, "font_color": "#595959"})
     return formats
 
@@ -173,8 +177,13 @@ def add_summary_sheet(
     sheet.activate()
 
 
-def add_table_sheet(book: xlsxwriter.Workbook, table: Table, formats: dict[str, Any], freeze_cols: int = 2) -> Any:
-    """A table sheet: title and notes, header row frozen with the first columns, a filter, Vietnamese formats, print-ready."""
+def add_table_sheet(
+    book: xlsxwriter.Workbook, table: Table, formats: dict[str, Any], freeze_cols: int | None = 2
+) -> Any:
+    """A table sheet: title and notes, header row frozen with the first columns, a filter, Vietnamese formats, print-ready.
+
+    ``freeze_cols`` None freezes nothing (a sheet with a chart beside its header: a frozen pane would cut the chart).
+    """
     sheet = book.add_worksheet(table.name)
     top = table.top
     last_col = len(table.columns) - 1
@@ -191,18 +200,24 @@ def add_table_sheet(book: xlsxwriter.Workbook, table: Table, formats: dict[str, 
     if not table.columns:
         sheet.set_column(0, 0, 80)
         return sheet
-    sheet.freeze_panes(top + 1, min(freeze_cols, len(table.columns)))
+    if freeze_cols is not None:
+        sheet.freeze_panes(top + 1, min(freeze_cols, len(table.columns)))
     sheet.autofilter(top, 0, top + max(len(table.rows), 1), last_col)
     for row, values in enumerate(table.rows, top + 1):
         for col, value in enumerate(values):
             write_value(sheet, row, col, value, table.columns[col], formats)
+    for row, height in row_heights(table).items():  # wrapped text («Nội dung nhắc») gets its lines' height,
+        sheet.set_row(top + 1 + row, height, formats["top"])  # and the row's other cells start at its top
     return sheet
 
 
 def add_progress_chart(book: xlsxwriter.Workbook, sheet: Any, table: Table, rows: int) -> None:
     """A native line chart of «Tiến độ»: cumulative done (solid) against expected (dashed), per period.
 
-    The series point at cells, so the chart follows whatever the button writes there next.
+    The series point at cells (``rows`` of them: every period the button may write), so the chart
+    follows whatever the button writes there next. The chart stands beside the table, its top at
+    the header row: below the table it would sit under the rows kept for every period of the
+    schedule, far down the printed page, out of sight on screen and cut from the docs' picture.
     """
     first, last = table.top + 1, table.top + rows
     name = f"'{table.name}'"
@@ -214,7 +229,7 @@ def add_progress_chart(book: xlsxwriter.Workbook, sheet: Any, table: Table, rows
         chart.add_series(
             {
                 "name": [table.name, table.top, col],
-                "categories": f"={name}!$A${first + 1}:$A${last + 1}",
+                "categories": f"={name}!$B${first + 1}:$B${last + 1}",  # «Đến ngày», shown as 18/07
                 "values": f"={name}!${letter}${first + 1}:${letter}${last + 1}",
                 "line": {
                     "color": palette[i // 2 % len(palette)],
@@ -225,11 +240,12 @@ def add_progress_chart(book: xlsxwriter.Workbook, sheet: Any, table: Table, rows
             }
         )
     chart.set_title({"name": "Thực hiện lũy kế so với kế hoạch"})
+    chart.set_x_axis({"text_axis": True, "num_format": "dd/mm", "num_font": {"rotation": -45}})
     chart.set_y_axis({"num_format": "#,##0", "major_gridlines": {"visible": True}})
     chart.set_legend({"position": "bottom"})
     chart.show_blanks_as("gap")
-    chart.set_size({"width": 640, "height": 340})
-    sheet.insert_chart(first + rows + 1, 0, chart)
+    chart.set_size({"width": CHART_SIZE[0], "height": CHART_SIZE[1]})
+    sheet.insert_chart(table.top, len(table.columns), chart, {"x_offset": 16, "object_position": 1})
 
 
 def add_lists_sheet(book: xlsxwriter.Workbook, content: MasterContent, formats: dict[str, Any]) -> None:

@@ -147,6 +147,8 @@ def test_button_takes_in_new_files_and_fills_every_sheet(reported: Share, monkey
     for name in (SHEET_RANKING, SHEET_PROGRESS, SHEET_MISSING, SHEET_LOG):
         assert per_sheet[names.index(name)] == 1, f"{name}: one range assignment"
     assert per_sheet[names.index(SHEET_SUMMARY)] == 3  # controls B4:B7, the table, the status line
+    fitted = [(a["sheet_position"], a["args"]) for a in actions if a["func"] == "setAutofit"]
+    assert fitted == [(names.index(SHEET_MISSING), ["rows"])], "the wrapped reminders: Excel fits their rows"
 
     book = applied(master, actions)
     assert has_formula(book) == [], "a clerk's text became a formula"
@@ -164,6 +166,8 @@ def test_button_takes_in_new_files_and_fills_every_sheet(reported: Share, monkey
     log = rows_of(book, SHEET_LOG, 0)
     assert [row[7] for row in log] == ["=1+1.xlsx", "huyen_a.xlsx", "phuong_1.xlsx"]
     assert book[SHEET_PROGRESS]["A1"].value == "Tiến độ"
+    reminders = len(rows_of(book, SHEET_MISSING, 3))
+    assert reminders and all(book[SHEET_MISSING].row_dimensions[r].height is None for r in range(5, 5 + reminders))
 
     # Applied and saved, the master still opens and keeps its button's wiring.
     out = io.BytesIO()

@@ -34,6 +34,7 @@ ON_TIME_DAY_1 = "2023-07-18T16:00:00"  # day 1's deadline is 17:00
 LATE_DAY_1 = "2023-07-19T10:00:00"
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+XDR = {"xdr": "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"}
 
 
 # ---------------------------------------------------------------- a real share and intake
@@ -489,6 +490,8 @@ def test_master_opens_on_the_current_period_with_every_report_sheet_filled(
 ) -> None:
     from processors.master_rows import (
         LEVEL_CELL,
+        LINE_HEIGHT,
+        MISSING_COLUMNS,
         NAME_LEVEL,
         NAME_PERIOD,
         NAME_SHARE,
@@ -498,6 +501,7 @@ def test_master_opens_on_the_current_period_with_every_report_sheet_filled(
         SHEET_PROGRESS,
         SHEET_RANKING,
         SUMMARY_TOP,
+        wrapped_lines,
     )
 
     send(share, "XA_DAI", "xa_dai.xlsx", TK_MUC1=120)
@@ -521,12 +525,59 @@ def test_master_opens_on_the_current_period_with_every_report_sheet_filled(
     for name in (SHEET_RANKING, SHEET_PROGRESS, SHEET_MISSING):
         sheet = book[name]
         assert sheet["A2"].value.startswith(f"Kỳ báo cáo: {DAY_2}")
-        assert sheet.freeze_panes == "C5" and sheet.print_title_rows == "$4:$4"
+        assert sheet.print_title_rows == "$4:$4"
         assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
-    missing = {row[0] for row in book[SHEET_MISSING].iter_rows(min_row=5, values_only=True)}
-    assert missing == {"XA_DAI", "PHUONG_1", "HUYEN_A"}, "nobody has sent day 2 yet"
+    assert book[SHEET_RANKING].freeze_panes == book[SHEET_MISSING].freeze_panes == "C5"
+    assert book[SHEET_PROGRESS].freeze_panes is None, "a frozen pane would cut the chart beside the header"
+    reminders = list(book[SHEET_MISSING].iter_rows(min_row=5, values_only=True))
+    assert {row[0] for row in reminders} == {"XA_DAI", "PHUONG_1", "HUYEN_A"}, "nobody has sent day 2 yet"
+    for r, row in enumerate(reminders, 5):  # the wrapped reminder has the height of its lines
+        lines = wrapped_lines(row[-1], MISSING_COLUMNS[-1].width)
+        height = book[SHEET_MISSING].row_dimensions[r].height
+        assert lines > 1 and height == pytest.approx(LINE_HEIGHT * lines + 2, abs=1)
     progress = list(book[SHEET_PROGRESS].iter_rows(min_row=5, values_only=True))
     assert [row[0] for row in progress] == [DAY_1, DAY_2]
     assert progress[0][1] == datetime(2023, 7, 18) and book[SHEET_PROGRESS]["B5"].number_format == "dd/mm/yyyy"
     chart = zip_member(master, "xl/charts/chart1.xml").decode()
     assert "<c:lineChart>" in chart and "'Tiến độ'!$C$5" in chart and "'Tiến độ'!$D$5" in chart
+    anchor = ElementTree.fromstring(zip_member(master, "xl/drawings/drawing1.xml")).find(".//xdr:from", XDR)
+    columns = len(next(book[SHEET_PROGRESS].iter_rows(min_row=4, max_row=4, values_only=True)))
+    assert (anchor.findtext("xdr:col", namespaces=XDR), anchor.findtext("xdr:row", namespaces=XDR)) == (
+        str(columns),
+        "3",
+    ), "beside the table, top at its header: on the first screen and the first printed page"
+
+
+def test_the_master_and_the_button_read_the_ledger_the_same_way(share: Share, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from addin.handlers import compute
+    from processors.completeness import ARRIVAL_COLUMNS, arrival_frame
+    from processors.report import load_report, resolve_period
+    from processors.report_source import read_report_inputs, read_report_source, report_of
+
+    send(share, "XA_DAI", "xa_dai.xlsx", TK_MUC1=120)
+    send(share, "HUYEN_A", "huyen_a.xlsx")
+    ingest(share, monkeypatch, ON_TIME_DAY_1)
+    send(share, "XA_DAI", "xa_dai_2.xlsx", TK_MUC1=130)  # supersedes the first
+    ingest(share, monkeypatch, LATE_DAY_1)
+    moment = datetime(2023, 7, 19, 10, tzinfo=TZ)
+    with ledger_of(share) as ledger:
+        figures, arrivals = read_report_inputs(ledger)
+        records = ledger.files()
+        source = read_report_source(ledger)
+        pd.testing.assert_frame_equal(figures, ledger.effective_frame())
+    slow = arrival_frame(records)[list(ARRIVAL_COLUMNS)]  # dataclasses.asdict per file
+    pd.testing.assert_frame_equal(arrivals, slow, check_dtype=False)
+    assert [r.id for r in source.records] == [r.id for r in records]
+    day_1 = resolve_period(share.campaign, DAY_1, moment)
+    kept = source.figures.copy(), source.arrivals.copy()
+    fast = report_of(share.campaign, source, period=day_1, level=None, now=moment)
+    expected = load_report(share, period=DAY_1, now=moment)
+    for part in ("units", "indicators", "reminders"):
+        pd.testing.assert_frame_equal(getattr(fast, part), getattr(expected, part))
+    pd.testing.assert_frame_equal(source.figures, kept[0])  # the handler keeps the source: report_of must not touch it
+    pd.testing.assert_frame_equal(source.arrivals, kept[1])
+    button, files = compute(share, DAY_1, None, moment)
+    pd.testing.assert_frame_equal(button.units, expected.units)
+    assert [r.id for r in files] == [r.id for r in records]
