@@ -19,34 +19,52 @@ CHECK_LABELS = {
 COLUMNS = ["check", "unit", "name", "indicator", "stated", "children_sum", "difference", "children", "children_total"]
 
 
-def target_totals(campaign: Campaign, targets: pd.DataFrame) -> pd.DataFrame:
-    """Every parent whose target sits beside its units' targets: the total as printed, the units' sum, the difference."""
+def target_totals(campaign: Campaign, targets: pd.DataFrame, units: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every parent whose target sits beside its units' targets: the total as printed, the units' sum, the difference.
+
+    ``units``: ``rates.unit_table(campaign)`` when already made. Rows by the first of each
+    parent's units in the target table, value checks before daily ones.
+    """
     if not len(targets):
         return pd.DataFrame(columns=COLUMNS)
-    parent_of = {u.code: u.parent for u in campaign.units}
-    names = {u.code: u.name for u in campaign.units}
-    n_children = pd.Series([u.parent for u in campaign.units if u.parent]).value_counts()
-    frame = targets.assign(parent=targets["unit"].map(parent_of))
+    if units is None:
+        from processors.rates import unit_table
+
+        units = unit_table(campaign)
+    codes, names = units["code"].to_numpy(dtype=object), units["name"].to_numpy(dtype=object)
+    parent_pos = units["parent_pos"].to_numpy()
+    n_children = np.bincount(parent_pos[parent_pos >= 0], minlength=len(units))
+    unit_pos = pd.Index(codes).get_indexer(targets["unit"].to_numpy(dtype=object))
+    ind_id, ind_codes = pd.factorize(targets["indicator"].to_numpy(dtype=object))
+    parent = np.where(unit_pos >= 0, parent_pos[np.maximum(unit_pos, 0)], -1)
     parts = []
     for field, check in (("value", CHECK_TARGET_VALUE), ("daily", CHECK_TARGET_DAILY)):
-        children = frame[frame["parent"].notna() & frame[field].notna()]
-        sums = children.groupby(["parent", "indicator"], sort=False)[field].agg(["sum", "count"]).reset_index()
-        stated = frame[frame[field].notna()][["unit", "indicator", field]]
-        both = sums.merge(stated, left_on=["parent", "indicator"], right_on=["unit", "indicator"])
-        if both.empty:
+        given = targets[field].to_numpy(dtype="float64", na_value=np.nan)
+        has = ~np.isnan(given)
+        # The figure stated for (unit, indicator); a child's parent outside the plan states nothing.
+        stated = np.full((len(codes), len(ind_codes)), np.nan)
+        stated[unit_pos[has & (unit_pos >= 0)], ind_id[has & (unit_pos >= 0)]] = given[has & (unit_pos >= 0)]
+        children = has & (parent >= 0)
+        cell = pd.Series(parent[children] * len(ind_codes) + ind_id[children])
+        sums = pd.Series(given[children]).groupby(cell, sort=False).agg(["sum", "count"])
+        p, k = sums.index.to_numpy() // len(ind_codes), sums.index.to_numpy() % len(ind_codes)
+        both = ~np.isnan(stated[p, k])
+        if not both.any():
             continue
+        p, k = p[both], k[both]
+        total, count = sums["sum"].to_numpy()[both], sums["count"].to_numpy()[both]
         parts.append(
             pd.DataFrame(
                 {
                     "check": check,
-                    "unit": both["parent"],
-                    "name": both["parent"].map(names),
-                    "indicator": both["indicator"],
-                    "stated": both[field].astype(float),
-                    "children_sum": both["sum"].astype(float),
-                    "difference": both[field].astype(float) - both["sum"].astype(float),
-                    "children": both["count"].astype(int),
-                    "children_total": both["parent"].map(n_children).fillna(0).astype(int),
+                    "unit": pd.array(codes[p], dtype=targets["unit"].dtype),
+                    "name": pd.array(names[p], dtype=units["name"].dtype),
+                    "indicator": pd.array(np.asarray(ind_codes, dtype=object)[k], dtype=targets["indicator"].dtype),
+                    "stated": stated[p, k],
+                    "children_sum": total.astype(float),
+                    "difference": stated[p, k] - total.astype(float),
+                    "children": count.astype(int),
+                    "children_total": n_children[p].astype(int),
                 },
                 columns=COLUMNS,
             )

@@ -31,23 +31,42 @@ Values = dict[str, np.ndarray]
 
 def unit_table(campaign: Campaign) -> pd.DataFrame:
     """One row per unit in definition order, with its depth in the hierarchy (0 for a root)."""
-    rows = [
-        (
-            u.code,
-            u.name,
-            u.level.value,
-            u.parent,
-            u.kind.value if u.kind else None,
-            u.reports,
-            u.contact,
-            u.phone,
-            u.email,
-        )
-        for u in campaign.units
-    ]
-    frame = pd.DataFrame(rows, columns=list(UNIT_COLUMNS))
+    units = campaign.units
+    frame = pd.DataFrame(
+        {
+            "code": [u.code for u in units],
+            "name": [u.name for u in units],
+            "level": [u.level._value_ for u in units],  # ``_value_``: ``value`` without the enum property's cost
+            "parent": [u.parent for u in units],
+            "kind": [u.kind._value_ if u.kind else None for u in units],
+            "reports": [u.reports for u in units],
+            "contact": [u.contact for u in units],
+            "phone": [u.phone for u in units],
+            "email": [u.email for u in units],
+        },
+        columns=list(UNIT_COLUMNS),
+    )
+    parent_pos = pd.Index(frame["code"]).get_indexer(frame["parent"].fillna(""))
+    frame["depth"] = _depths(frame, parent_pos)
+    frame["parent_pos"] = parent_pos
+    return frame
+
+
+MAX_DEPTH = 64  # deeper (or a cycle, refused by the definition): walked unit by unit
+
+
+def _depths(frame: pd.DataFrame, parent_pos: np.ndarray) -> np.ndarray:
+    """Each unit's number of ancestors, one level of the whole hierarchy at a time."""
+    depth = np.zeros(len(parent_pos), dtype=int)
+    ancestor = parent_pos.copy()
+    for _ in range(MAX_DEPTH):
+        has = ancestor >= 0
+        if not has.any():
+            return depth
+        depth[has] += 1
+        ancestor[has] = parent_pos[ancestor[has]]
     parents = dict(zip(frame["code"], frame["parent"], strict=True))
-    depth: dict[str, int] = {}
+    out = []
     for code in frame["code"]:
         chain, seen = code, set()
         n = 0
@@ -55,65 +74,109 @@ def unit_table(campaign: Campaign) -> pd.DataFrame:
             seen.add(chain)
             chain = parents[chain]
             n += 1
-        depth[code] = n
-    frame["depth"] = frame["code"].map(depth).astype(int)
-    frame["parent_pos"] = pd.Index(frame["code"]).get_indexer(frame["parent"].fillna(""))
-    return frame
+        out.append(n)
+    return np.array(out, dtype=int)
 
 
 def attribute_arrays(campaign: Campaign) -> Values:
     """Each unit attribute (e.g. CAN_BO) as an array over units, NaN where a unit lacks it."""
     codes = set(campaign.attributes)
-    for u in campaign.units:
-        codes.update(u.attributes)
+    attributes = [u.attributes for u in campaign.units]
+    for given in attributes:
+        codes.update(given)
     return {
-        code: np.array([u.attributes.get(code, np.nan) for u in campaign.units], dtype="float64")
-        for code in sorted(codes)
+        code: np.array([given.get(code, np.nan) for given in attributes], dtype="float64") for code in sorted(codes)
     }
 
 
-def target_table(campaign: Campaign, units: pd.DataFrame) -> pd.DataFrame:
-    """The target that applies to each (unit, indicator), the most specific one (``Campaign.target_for``, vectorised)."""
-    columns = ["unit", "indicator", "value", "daily", "rate", "due", "note", "specificity", "order"]
-    if not campaign.targets:
-        return pd.DataFrame(columns=columns)
-    targets = pd.DataFrame(
-        [
-            {
-                "t_unit": t.unit,
-                "t_level": t.level.value if t.level else None,
-                "t_kind": t.kind.value if t.kind else None,
-                "indicator": t.indicator,
-                "value": t.value,
-                "daily": t.daily,
-                "rate": t.rate,
-                "due": t.due,
-                "note": t.note,
-                "specificity": t.specificity(),
-                "order": i,
-            }
-            for i, t in enumerate(campaign.targets)
-        ]
+NUMBERS = ("value", "daily", "rate")
+TARGET_COLUMNS = ["unit", "indicator", "value", "daily", "rate", "due", "note", "specificity", "order"]
+
+
+@dataclass(frozen=True)
+class TargetChoice:
+    """The target chosen for each (unit, indicator) that has one: parallel arrays, by unit code then indicator code."""
+
+    unit: np.ndarray  # the unit's position in the unit table
+    target: np.ndarray  # the target's position in campaign.targets
+    indicator: np.ndarray  # the indicator's position in ``indicators``
+    indicators: np.ndarray  # the indicator codes the targets name (objects)
+    specificity: np.ndarray
+
+
+def choose_targets(campaign: Campaign, units: pd.DataFrame) -> TargetChoice:
+    """The most specific target of each (unit, indicator) (``Campaign.target_for``, vectorised).
+
+    Most specific: a target naming the unit, then level and kind, then level or kind, then
+    none; among equals the first listed.
+    """
+    targets = campaign.targets
+    named = np.array([t.unit for t in targets] + [None], dtype=object)[:-1]
+    indicator_id, indicators = pd.factorize(np.array([t.indicator for t in targets] + [None], dtype=object)[:-1])
+    codes = units["code"].to_numpy(dtype=object)
+    # Targets naming a unit: one row each (a unit not in the plan: none).
+    by_unit = np.flatnonzero(named != None)  # noqa: E711 (elementwise)
+    where = pd.Index(codes).get_indexer(pd.Index(named[by_unit], dtype=object))
+    row_unit, row_target = [where[where >= 0]], [by_unit[where >= 0]]
+    # General targets: every unit of their level and kind.
+    levels = units["level"].to_numpy(dtype=object)
+    kinds = units["kind"].to_numpy(dtype=object)
+    specificity = np.full(len(targets), 3, dtype=np.int64)
+    for n in np.flatnonzero(named == None).tolist():  # noqa: E711
+        t = targets[n]
+        specificity[n] = t.specificity()
+        match = np.ones(len(codes), dtype=bool)
+        if t.level is not None:
+            match &= levels == t.level.value
+        if t.kind is not None:
+            match &= kinds == t.kind.value
+        found = np.flatnonzero(match)
+        row_unit.append(found)
+        row_target.append(np.full(len(found), n, dtype=np.int64))
+    unit_pos = np.concatenate(row_unit)
+    target_pos = np.concatenate(row_target)
+    # The most specific target per (unit, indicator), the first listed among equals.
+    cell = unit_pos * max(len(indicators), 1) + indicator_id[target_pos]
+    order = np.lexsort((target_pos, -specificity[target_pos], cell))
+    cell = cell[order]
+    first = np.ones(len(cell), dtype=bool)
+    first[1:] = cell[1:] != cell[:-1]
+    unit_pos, target_pos = unit_pos[order][first], target_pos[order][first]
+    # By unit code, then indicator code.
+    unit_rank = np.argsort(np.argsort(codes, kind="stable"), kind="stable")
+    ind_rank = np.argsort(np.argsort(np.asarray(indicators, dtype=object), kind="stable"), kind="stable")
+    by_code = np.lexsort((ind_rank[indicator_id[target_pos]], unit_rank[unit_pos]))
+    unit_pos, target_pos = unit_pos[by_code], target_pos[by_code]
+    return TargetChoice(
+        unit_pos, target_pos, indicator_id[target_pos], np.asarray(indicators, dtype=object), specificity[target_pos]
     )
-    people = units[["code", "level", "kind"]].rename(columns={"code": "unit"})
-    parts = []
-    by_unit = targets[targets["t_unit"].notna()]
-    parts.append(by_unit.merge(people, left_on="t_unit", right_on="unit"))
-    general = targets[targets["t_unit"].isna()]
-    for has_level, has_kind in ((True, True), (True, False), (False, True), (False, False)):
-        chosen = general[(general["t_level"].notna() == has_level) & (general["t_kind"].notna() == has_kind)]
-        if chosen.empty:
-            continue
-        keys = [k for k, on in (("level", has_level), ("kind", has_kind)) if on]
-        if keys:
-            left = [f"t_{k}" for k in keys]
-            parts.append(chosen.merge(people.dropna(subset=keys), left_on=left, right_on=keys))
-        else:
-            parts.append(chosen.merge(people, how="cross"))
-    found = pd.concat(parts, ignore_index=True)
-    found = found.sort_values(["unit", "indicator", "specificity", "order"], ascending=[True, True, False, True])
-    found = found.drop_duplicates(["unit", "indicator"], keep="first")
-    return found[columns].reset_index(drop=True)
+
+
+NUMBERS = ("value", "daily", "rate")
+TARGET_COLUMNS = ["unit", "indicator", "value", "daily", "rate", "due", "note", "specificity", "order"]
+
+
+def target_table(campaign: Campaign, units: pd.DataFrame, choice: TargetChoice | None = None) -> pd.DataFrame:
+    """The target that applies to each (unit, indicator), the most specific one, by unit code then indicator code."""
+    targets = campaign.targets
+    if not targets:
+        return pd.DataFrame(columns=TARGET_COLUMNS)
+    choice = choice or choose_targets(campaign, units)
+    chosen = [targets[n] for n in choice.target.tolist()]
+    return pd.DataFrame(
+        {
+            "unit": units["code"].array.take(choice.unit),
+            "indicator": pd.array(choice.indicators, dtype="str").take(choice.indicator),
+            "value": np.array([t.value for t in chosen], dtype="float64"),
+            "daily": np.array([t.daily for t in chosen], dtype="float64"),
+            "rate": np.array([t.rate for t in chosen], dtype="float64"),
+            "due": pd.Series([t.due for t in chosen], dtype=object),
+            "note": [t.note for t in chosen],
+            "specificity": choice.specificity,
+            "order": choice.target,
+        },
+        columns=TARGET_COLUMNS,
+    )
 
 
 @dataclass(frozen=True)
@@ -128,22 +191,34 @@ class TargetArrays:
     unit_specific: np.ndarray  # bool: the target names the unit
 
 
-def target_arrays(table: pd.DataFrame, units: pd.DataFrame, indicators: list[Indicator], start: date) -> TargetArrays:
-    """The target table as arrays over (unit position, indicator position)."""
+def target_arrays(
+    table: pd.DataFrame,
+    units: pd.DataFrame,
+    indicators: list[Indicator],
+    start: date,
+    choice: TargetChoice | None = None,
+) -> TargetArrays:
+    """The target table as arrays over (unit position, indicator position); ``choice``: the table's own rows."""
     shape = (len(units), len(indicators))
     out = {name: np.full(shape, np.nan) for name in ("value", "daily", "rate", "due")}
     has = np.zeros(shape, dtype=bool)
     specific = np.zeros(shape, dtype=bool)
     if len(table):
-        u = pd.Index(units["code"]).get_indexer(table["unit"])
-        k = pd.Index([i.code for i in indicators]).get_indexer(table["indicator"])
+        if choice is not None:
+            u = choice.unit
+            k = pd.Index([i.code for i in indicators]).get_indexer(pd.Index(choice.indicators))[choice.indicator]
+        else:
+            u = pd.Index(units["code"]).get_indexer(table["unit"])
+            k = pd.Index([i.code for i in indicators]).get_indexer(table["indicator"])
         ok = (u >= 0) & (k >= 0)
-        u, k, rows = u[ok], k[ok], table[ok]
-        for name in ("value", "daily", "rate"):
-            out[name][u, k] = rows[name].astype("float64").to_numpy()
-        out["due"][u, k] = [np.nan if d is None or pd.isna(d) else (d - start).days for d in rows["due"]]
+        u, k, rows = u[ok], k[ok], table[ok] if not ok.all() else table
+        for name in NUMBERS:
+            out[name][u, k] = rows[name].to_numpy(dtype="float64", na_value=np.nan)
+        due = rows["due"].to_numpy(dtype=object)
+        dated = pd.notna(due)
+        out["due"][u[dated], k[dated]] = [(d - start).days for d in due[dated]]
         has[u, k] = True
-        specific[u, k] = (rows["specificity"] == 3).to_numpy()
+        specific[u, k] = rows["specificity"].to_numpy() == 3
     return TargetArrays(out["value"], out["daily"], out["rate"], out["due"], has, specific)
 
 

@@ -8,6 +8,7 @@ docs/bao_cao.md.
 
 from __future__ import annotations
 
+import gc
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import pandas as pd
 
 from forms.schema import Campaign, IndicatorKind, Level, Period, format_deadline
 from processors import completeness, consistency, pace, ranking, rates, rollup, tasks
-from processors.ledger import ACCEPTED, FileRecord
+from processors.ledger import FileRecord
 from processors.vi_order import vi_sort_key
 
 LEVEL_ORDER = [lv.value for lv in Level]
@@ -27,6 +28,10 @@ INDICATOR_COLUMNS = [
     "expected", "on_track", "eta", "reached", "due",
 ]  # fmt: skip
 PROGRESS_COLUMNS = ["period", "label", "start", "end", "indicator", "actual", "expected"]
+
+
+_NONE, _VALUE, _DAILY, _RATE = 0, 1, 2, 3  # the kind of a cell's target, as a code
+_TARGET_KINDS = np.array([None, rates.TARGET_VALUE, rates.TARGET_DAILY, rates.TARGET_RATE], dtype=object)
 
 
 class ReportError(Exception):
@@ -73,6 +78,7 @@ class _Frame:
     cumulative: np.ndarray
     target_checks: pd.DataFrame  # the plan's totals beside their units' targets
     vi_rank: np.ndarray  # each unit's place when names are sorted the Vietnamese way
+    period_pos: dict[str, int]  # each period's position in campaign.schedule, by code
 
 
 _LAST_FRAME: list[tuple[Campaign, _Frame]] = []  # the campaign last reported on and what was derived from it
@@ -90,8 +96,9 @@ def _frame(campaign: Campaign) -> _Frame:
 def _derive_frame(campaign: Campaign) -> _Frame:
     units = rates.unit_table(campaign)
     indicators = list(campaign.indicators)
-    table = rates.target_table(campaign, units)
-    target = rates.target_arrays(table, units, indicators, campaign.info.start)
+    choice = rates.choose_targets(campaign, units) if campaign.targets else None
+    table = rates.target_table(campaign, units, choice)
+    target = rates.target_arrays(table, units, indicators, campaign.info.start, choice)
     return _Frame(
         campaign=campaign,
         units=units,
@@ -102,8 +109,9 @@ def _derive_frame(campaign: Campaign) -> _Frame:
         relevant=rates.relevance(campaign, units, target),
         attributes=rates.attribute_arrays(campaign),
         cumulative=np.array([rates.is_cumulative(campaign, i) for i in indicators], dtype=bool),
-        target_checks=consistency.target_totals(campaign, table),
-        vi_rank=_vi_rank([u.name for u in campaign.units]),
+        target_checks=consistency.target_totals(campaign, table, units),
+        vi_rank=_vi_rank(units["name"].tolist()),
+        period_pos={p.code: n for n, p in reversed(list(enumerate(campaign.schedule)))},
     )
 
 
@@ -115,7 +123,15 @@ class _Rows:
     indicator: np.ndarray
     period: np.ndarray  # position in campaign.schedule
     value: np.ndarray
-    received: np.ndarray  # int64 ticks since the epoch, for ties only
+    arrival: pd.Series  # every figure's received_at
+    chosen: np.ndarray  # which figures these rows are
+
+    def received(self) -> np.ndarray:
+        """Each row's arrival as int64 ticks since the epoch: needed only to break ties, so made only then."""
+        moments = self.arrival
+        if not isinstance(moments.dtype, pd.DatetimeTZDtype):
+            moments = pd.to_datetime(moments, utc=True)
+        return moments.array.asi8[self.chosen]
 
 
 @dataclass(frozen=True)
@@ -131,35 +147,99 @@ class _Keys:
 def _keys(figures: pd.DataFrame, f: _Frame) -> _Keys:
     """Each figure's positions, looked up once: a few distinct codes over many rows."""
     number = figures["value_num"] if "value_num" in figures else pd.to_numeric(figures["value"], errors="coerce")
+    units, periods = f.units["code"], pd.Index([p.code for p in f.campaign.schedule])
+    runs = _file_runs(figures)
+    if runs is not None:  # a file's figures share its unit and period: look them up once per file
+        starts, lengths = runs
+        unit = np.repeat(_positions(figures["unit_code"].to_numpy(dtype=object)[starts], units), lengths)
+        period = np.repeat(_positions(figures["period_code"].to_numpy(dtype=object)[starts], periods), lengths)
+    else:
+        unit, period = _positions(figures["unit_code"], units), _positions(figures["period_code"], periods)
     return _Keys(
-        _positions(figures["unit_code"], f.units["code"]),
+        unit,
         _positions(figures["indicator"], pd.Index(f.codes)),
-        _positions(figures["period_code"], pd.Index([p.code for p in f.campaign.schedule])),
+        period,
         number.to_numpy(dtype="float64", na_value=np.nan),
     )
+
+
+def _file_runs(figures: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """(first row, length) of each run of rows of one file, when the ledger's ``file_id`` gives them and there are
+    few runs; None otherwise. A file's figures carry its unit and period (the ledger joins them from the file):
+    checked at both ends of every run."""
+    if "file_id" not in figures or len(figures) < 50_000 or not pd.api.types.is_integer_dtype(figures["file_id"]):
+        return None
+    ids = figures["file_id"].to_numpy()
+    new = np.ones(len(ids), dtype=bool)
+    new[1:] = ids[1:] != ids[:-1]
+    starts = np.flatnonzero(new)
+    if len(starts) > len(ids) // 4:
+        return None
+    ends = np.append(starts[1:], len(ids)) - 1
+    for column in ("unit_code", "period_code"):
+        values = figures[column].to_numpy(dtype=object)
+        if not (values[starts] == values[ends]).all():
+            return None
+    return starts, ends - starts + 1
 
 
 def _numeric_rows(figures: pd.DataFrame, keys: _Keys, f: _Frame) -> _Rows:
     """The figures the computations use: numbers of input indicators, of known units and periods."""
     is_input = np.array([i.kind in rates.INPUT_NUMERIC for i in f.indicators] + [False])
     ok = (keys.unit >= 0) & (keys.period >= 0) & ~np.isnan(keys.number) & is_input[keys.indicator]
-    received = figures["received_at"]
-    if not isinstance(received.dtype, pd.DatetimeTZDtype):
-        received = pd.to_datetime(received, utc=True)
-    ticks = received.array.asi8[ok]
-    return _Rows(keys.unit[ok], keys.indicator[ok], keys.period[ok], keys.number[ok], ticks)
+    return _Rows(keys.unit[ok], keys.indicator[ok], keys.period[ok], keys.number[ok], figures["received_at"], ok)
 
 
-def _positions(column: pd.Series, among: pd.Index | pd.Series) -> np.ndarray:
+def _positions(column: pd.Series | np.ndarray, among: pd.Index | pd.Series) -> np.ndarray:
     """Each value's position in ``among`` (-1 when absent), factorising first: a few distinct codes, many rows."""
-    codes, uniques = pd.factorize(column)
-    where = pd.Index(among).get_indexer(pd.Index(uniques))
-    return np.where(codes >= 0, where[np.maximum(codes, 0)], -1)
+    values = column.to_numpy(dtype=object) if isinstance(column, pd.Series) else column
+    codes, uniques = _factorize(values)
+    where = pd.Index(among).get_indexer(pd.Index(uniques, dtype=object)).astype(np.int32)
+    return np.where(codes >= 0, where[np.maximum(codes, 0)], np.int32(-1))
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of a column of codes, faster when it repeats itself (the ledger's order: by unit, period,
+    indicator): where a value equals the one ``stride`` rows before, it takes that row's code, so only the
+    others are hashed. Comparing two strings costs a fraction of looking one up."""
+    n, sample = len(values), values[:4096]
+    if n < 50_000:
+        return pd.factorize(values)
+    try:
+        for stride in _strides(sample):
+            changes = np.count_nonzero(sample[stride:] != sample[:-stride])
+            if changes > len(sample) // 8:
+                continue
+            new = np.ones(n, dtype=bool)
+            new[stride:] = values[stride:] != values[:-stride]
+            rows = -(-n // stride)
+            if not new[stride:].any():  # the first ``stride`` values, over and over
+                codes, uniques = pd.factorize(values[:stride])
+                return np.tile(codes.astype(np.int32), rows)[:n], uniques
+            codes = np.full(n, -1, dtype=np.int32)
+            codes[new], uniques = pd.factorize(values[new])
+            # Every other row: the code of the nearest new row above it by whole strides.
+            latest = np.zeros(rows * stride, dtype=np.int32 if n < 2**31 else np.int64)
+            latest[:n][new] = np.flatnonzero(new)
+            latest = np.maximum.accumulate(latest.reshape(rows, stride), axis=0).reshape(-1)[:n]
+            return codes[latest], uniques
+    except TypeError:  # a value that cannot say whether it equals another (pd.NA)
+        pass
+    return pd.factorize(values)
+
+
+def _strides(sample: np.ndarray) -> list[int]:
+    """Candidate repeat lengths: 1 (runs of one value), then the distance to the first value's next appearance."""
+    out = [1]
+    again = np.flatnonzero(sample[1:] == sample[0])
+    if len(again) and again[0] + 1 > 1:
+        out.append(int(again[0]) + 1)
+    return out
 
 
 def _strict(rows: _Rows, f: _Frame, period: Period) -> rates.Values:
     """Input figures of exactly this period, (1, units) per indicator."""
-    here = f.campaign.schedule.index(period)
+    here = f.period_pos[period.code]
     sel = rows.period == here
     grid = np.full((len(f.units), len(f.codes)), np.nan)
     grid[rows.unit[sel], rows.indicator[sel]] = rows.value[sel]
@@ -171,28 +251,42 @@ def _strict(rows: _Rows, f: _Frame, period: Period) -> rates.Values:
 def _basis(rows: _Rows, f: _Frame, periods: list[Period]) -> rates.Values:
     """Input figures at each date of ``periods``: cumulative ones as of that date (latest report), others of that period."""
     schedule = f.campaign.schedule
-    ends = np.array([p.end.toordinal() for p in schedule])[rows.period]
+    n_dates, n_units = len(periods), len(f.units)
+    ends = np.array([p.end.toordinal() for p in schedule])
     dates = np.array([p.end.toordinal() for p in periods])
     family_of = np.full(len(schedule), -1)
     for n, p in enumerate(periods):
-        family_of[schedule.index(p)] = n
-    in_family = family_of[rows.period]
-    grid = np.full((len(f.codes), len(periods), len(f.units)), np.nan)
-    cumulative = f.cumulative[rows.indicator]
+        family_of[f.period_pos[p.code]] = n
+    # Where the figures of each (indicator, schedule period) go, as a row of the (indicator, date) grid; -1: nowhere.
+    # Cumulative: as of the first date on or after the period's end; others: their own period of the family.
+    row_of = np.arange(len(f.codes))[:, None] * n_dates
+    cumulative = f.cumulative[:, None]
+    as_of = np.where(cumulative & (ends <= dates[-1])[None, :], row_of + np.searchsorted(dates, ends)[None, :], -1)
+    own = np.where(~cumulative & (family_of >= 0)[None, :], row_of + family_of[None, :], -1)
+    pair = rows.indicator.astype(np.int64) * len(schedule) + rows.period
+    grid = np.full((len(f.codes) * n_dates, n_units), np.nan)
     # Cumulative: the latest figure ending on or before each date (a period of the family wins a tie).
-    sel = cumulative & (ends <= dates[-1])
-    k, u, end, fam = rows.indicator[sel], rows.unit[sel], ends[sel], in_family[sel] >= 0
-    d = np.searchsorted(dates, end, side="left")
-    order = np.lexsort((rows.received[sel], fam, end, u, d, k))
-    k, u, d, value = k[order], u[order], d[order], rows.value[sel][order]
-    last = np.ones(len(k), dtype=bool)
-    last[:-1] = (k[1:] != k[:-1]) | (d[1:] != d[:-1]) | (u[1:] != u[:-1])
-    grid[k[last], d[last], u[last]] = value[last]
-    for n in range(1, len(periods)):
+    slot = as_of.reshape(-1)[pair]
+    sel = slot >= 0
+    cell = slot[sel] * n_units + rows.unit[sel]
+    value = rows.value[sel]
+    seen = np.zeros(grid.size, dtype=bool)
+    seen[cell] = True
+    if np.count_nonzero(seen) < len(cell):  # several figures for a cell: the latest wins
+        period = rows.period[sel]
+        order = np.lexsort((rows.received()[sel], family_of[period] >= 0, ends[period], cell))
+        cell, value = cell[order], value[order]
+        last = np.ones(len(cell), dtype=bool)
+        last[:-1] = cell[1:] != cell[:-1]
+        cell, value = cell[last], value[last]
+    grid.reshape(-1)[cell] = value
+    grid = grid.reshape(len(f.codes), n_dates, n_units)
+    for n in range(1, n_dates):
         grid[:, n] = np.where(np.isnan(grid[:, n]), grid[:, n - 1], grid[:, n])
     # Others: the figure of that very period.
-    sel = ~cumulative & (in_family >= 0)
-    grid[rows.indicator[sel], in_family[sel], rows.unit[sel]] = rows.value[sel]
+    slot = own.reshape(-1)[pair]
+    sel = slot >= 0
+    grid.reshape(-1)[slot[sel] * n_units + rows.unit[sel]] = rows.value[sel]
     return {ind.code: grid[k] for k, ind in enumerate(f.indicators) if ind.kind in rates.INPUT_NUMERIC}
 
 
@@ -206,6 +300,24 @@ def build_report(
     now: datetime,
 ) -> Report:
     """The report of ``period`` for ``level`` (None: every level) from the ledger's effective figures and files. Pure."""
+    collecting = gc.isenabled()
+    gc.disable()  # no reference cycles are made here; a full collection over a big plan's models costs ~0.25 s
+    try:
+        return _build_report(campaign, figures, arrivals, period=period, level=level, now=now)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build_report(
+    campaign: Campaign,
+    figures: pd.DataFrame,
+    arrivals: pd.DataFrame | Sequence[FileRecord],
+    *,
+    period: Period,
+    level: Level | None,
+    now: datetime,
+) -> Report:
     f = _frame(campaign)
     units, n_units = f.units, len(f.units)
     info = campaign.info
@@ -234,16 +346,18 @@ def build_report(
     t = f.target
     elapsed = pace.days_elapsed(info.start, dates)
     period_days = (period.end - period.start).days + 1
-    kind = np.where(~np.isnan(t.value), rates.TARGET_VALUE, np.where(~np.isnan(t.daily), rates.TARGET_DAILY, ""))
+    # The kind of each target as a small code (0: none; 1, 2, 3: _TARGET_KINDS).
     is_rate_ind = np.array([i.kind in (IndicatorKind.RATIO, IndicatorKind.PERCENT) for i in f.indicators])
-    kind = np.where((kind == "") & ~np.isnan(t.rate) & is_rate_ind[None, :], rates.TARGET_RATE, kind)
+    kind = np.where(
+        ~np.isnan(t.value),
+        _VALUE,
+        np.where(~np.isnan(t.daily), _DAILY, np.where(~np.isnan(t.rate) & is_rate_ind[None, :], _RATE, _NONE)),
+    ).astype(np.int8)
     days_for_daily = np.where(f.cumulative, elapsed[-1], period_days)[None, :]
     target = np.where(
-        kind == rates.TARGET_VALUE,
+        kind == _VALUE,
         t.value,
-        np.where(
-            kind == rates.TARGET_DAILY, t.daily * days_for_daily, np.where(kind == rates.TARGET_RATE, t.rate, np.nan)
-        ),
+        np.where(kind == _DAILY, t.daily * days_for_daily, np.where(kind == _RATE, t.rate, np.nan)),
     )
     rate = rates.achievement(value, target)
     due_or_end = np.where(np.isnan(t.due), float((info.end - info.start).days), t.due)
@@ -252,11 +366,11 @@ def build_report(
     eta = np.full(value.shape, np.datetime64("NaT"), dtype="datetime64[D]")
     reached = np.zeros(value.shape, dtype=bool)
     for k, code in enumerate(f.codes):
-        if not numeric[k] or not (kind[:, k] != "").any():
+        if not numeric[k] or not kind[:, k].any():
             continue
-        target_rate = np.where(kind[:, k] == rates.TARGET_RATE, t.rate[:, k], np.nan)
+        target_rate = np.where(kind[:, k] == _RATE, t.rate[:, k], np.nan)
         if f.cumulative[k]:
-            absolute = np.where(kind[:, k] == rates.TARGET_RATE, np.nan, t.value[:, k])
+            absolute = np.where(kind[:, k] == _RATE, np.nan, t.value[:, k])
             exp = pace.expected_cumulative(elapsed, absolute, t.daily[:, k], target_rate, due_or_end[:, k])
             expected_history[code] = exp
             expected[:, k] = exp[-1]
@@ -275,13 +389,13 @@ def build_report(
     in_level = np.ones(n_units, dtype=bool) if level is None else (units["level"].to_numpy() == level.value)
     scope_reporting = in_level & reports
     codes_in_scope = units["code"][scope_reporting].tolist()
-    arrivals_frame = completeness.arrival_frame(arrivals)
+    arrivals_frame = completeness.Arrivals(arrivals)
     status = completeness.unit_statuses(codes_in_scope, arrivals_frame, period, now)
     filled, expected_count = _filled(figures, keys, f, period)
 
     table = units[scope_reporting].copy()
     positions = np.flatnonzero(scope_reporting)
-    table["level_label"] = table["level"].map(lambda v: Level(v).label)
+    table["level_label"] = table["level"].map({lv.value: lv.label for lv in Level})
     table = table.join(status, on="code")
     table["status_label"] = table["status"].map(completeness.STATUS_LABELS)
     table["filled"] = filled[positions]
@@ -292,7 +406,7 @@ def build_report(
     table["rankable"] = rankable[positions]
     table["rank"] = ranking.rank_within(table)
     task_table = tasks.task_table(campaign, f.targets, figures, period.end, now.date())
-    task_table = task_table[task_table["unit"].isin(set(units["code"][in_level]))].reset_index(drop=True)
+    task_table = task_table[task_table["unit"].isin(units["code"].to_numpy()[in_level])].reset_index(drop=True)
     counts = tasks.task_counts(task_table)
     for state in (tasks.DONE, tasks.IN_PROGRESS, tasks.OVERDUE):
         table[f"tasks_{state}"] = counts[state].reindex(table["code"]).fillna(0).astype(int).to_numpy()
@@ -327,12 +441,12 @@ def build_report(
     ]
     parts = [p for p in parts if len(p)]
     checks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=consistency.COLUMNS)
-    checks = checks[checks["unit"].isin(set(units["code"][in_level]))].reset_index(drop=True)
+    checks = checks[checks["unit"].isin(units["code"].to_numpy()[in_level])].reset_index(drop=True)
 
     warnings = _warnings(f, period, now, table, checks, figures["unit_code"][keys.unit < 0], in_level)
     progress = _progress(f, periods, history, expected_history, in_level, level)
     reminders = completeness.reminders(table, campaign, period, now)
-    statuses = _status_history(codes_in_scope, arrivals_frame, periods)
+    statuses = completeness.status_history(codes_in_scope, arrivals_frame, periods)
     return Report(
         campaign=campaign,
         period=period,
@@ -379,34 +493,46 @@ class _Cube:
         if only_with_data:
             mask &= ~np.isnan(self.value) | ~np.isnan(self.target)
         u, k = np.nonzero(mask)
+        cell = u * mask.shape[1] + k  # one flat position per row: a single gather from each (units × indicators) array
         inds = f.indicators
-        due = f.target.due[u, k]
+        due = f.target.due.ravel()[cell]
         start = np.datetime64(f.campaign.info.start, "D")
+        kind = self.kind.ravel()[cell]
+        on_track = self.on_track.ravel()[cell]
+        # Text columns: gathered from short string arrays (no per-row check that each is a string).
+        text = {
+            "indicator": f.codes,
+            "indicator_name": [i.name for i in inds],
+            "kind": [i.kind.value for i in inds],
+        }
+        text |= {"unit": f.units["code"].array, "name": f.units["name"].array}
+        strings = {
+            column: pd.array(values, dtype="str").take(u if column in ("unit", "name") else k)
+            if len(u)
+            else np.array([], dtype=object)  # as pandas makes an empty column of strings
+            for column, values in text.items()
+        }
         frame = pd.DataFrame(
             {
-                "unit": f.units["code"].to_numpy()[u],
-                "name": f.units["name"].to_numpy()[u],
-                "indicator": np.array(f.codes, dtype=object)[k],
-                "indicator_name": np.array([i.name for i in inds], dtype=object)[k],
-                "kind": np.array([i.kind.value for i in inds], dtype=object)[k],
-                "weight": np.array([i.weight for i in inds])[k],
-                "value": self.value[u, k],
-                "target": self.target[u, k],
-                "target_kind": pd.Series(self.kind[u, k]).replace("", None).to_numpy(dtype=object),
-                "rate": self.rate[u, k],
-                "expected": self.expected[u, k],
-                "on_track": pd.array(
-                    np.where(np.isnan(self.on_track[u, k]), None, self.on_track[u, k] == 1), dtype="boolean"
+                **strings,
+                "weight": np.array([i.weight for i in inds], dtype="float64")[k],
+                "value": self.value.ravel()[cell],
+                "target": self.target.ravel()[cell],
+                "target_kind": (
+                    pd.array(_TARGET_KINDS, dtype="str").take(kind)
+                    if kind.any()
+                    else pd.Series(_TARGET_KINDS[kind], dtype=object)
                 ),
-                "eta": pd.to_datetime(self.eta[u, k]),
-                "reached": self.reached[u, k],
-                "due": pd.to_datetime(
-                    np.where(
-                        np.isnan(due),
-                        np.datetime64("NaT"),
-                        start + np.nan_to_num(due).astype("int64").astype("timedelta64[D]"),
-                    )
-                ),
+                "rate": self.rate.ravel()[cell],
+                "expected": self.expected.ravel()[cell],
+                "on_track": pd.arrays.BooleanArray(on_track == 1, np.isnan(on_track)),
+                "eta": self.eta.ravel()[cell].astype("datetime64[s]"),
+                "reached": self.reached.ravel()[cell],
+                "due": np.where(
+                    np.isnan(due),
+                    np.datetime64("NaT"),
+                    start + np.nan_to_num(due).astype("int64").astype("timedelta64[D]"),
+                ).astype("datetime64[s]"),
             },
             columns=INDICATOR_COLUMNS,
         )
@@ -417,7 +543,7 @@ def _filled(figures: pd.DataFrame, keys: _Keys, f: _Frame, period: Period) -> tu
     """Per unit: how many of the figures it should type were given for the period, and how many it should type."""
     typed = np.array([i.is_input and i.kind is not IndicatorKind.TEXT for i in f.indicators] + [False])
     expected = (f.relevant & typed[None, :-1]).sum(axis=1)
-    sel = (keys.period == f.campaign.schedule.index(period)) & (keys.unit >= 0) & typed[keys.indicator]
+    sel = (keys.period == f.period_pos[period.code]) & (keys.unit >= 0) & typed[keys.indicator]
     given = ~np.isnan(keys.number[sel])
     texts = figures["value"].to_numpy(dtype=object)[sel][~given]
     given[~given] = [isinstance(v, str) and bool(v.strip()) for v in texts]
@@ -472,22 +598,6 @@ def _progress(
                 )
             )
     return pd.DataFrame(rows, columns=PROGRESS_COLUMNS)
-
-
-def _status_history(codes: list[str], arrivals: pd.DataFrame, periods: list[Period]) -> pd.DataFrame:
-    """Status of each unit in scope for each period of the same kind so far (long: unit, period, label, status)."""
-    labels = {p.code: p.label for p in periods}
-    accepted = arrivals[
-        (arrivals["outcome"] == ACCEPTED)
-        & arrivals["period_code"].isin(list(labels))
-        & arrivals["unit_code"].isin(codes)
-    ].sort_values(["received_at", "id"])
-    first = accepted.drop_duplicates(["unit_code", "period_code"]).set_index(["unit_code", "period_code"])["timeliness"]
-    index = pd.MultiIndex.from_product([codes, list(labels)], names=["unit", "period"])
-    status = first.reindex(index).fillna(completeness.MISSING).astype(object)
-    frame = status.rename("status").reset_index()
-    frame.insert(2, "label", frame["period"].map(labels))
-    return frame
 
 
 def _warnings(
