@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from intake_helpers import SOC_TRANG, drop, fill, ingest, make_share, period_values
 
 from processors.cli import main
 from shared_folder_layout.share import Share
-from tests.intake_helpers import SOC_TRANG, drop, fill, ingest, make_share, period_values
 
 LABEL = "Ngày 18/07/2023"
 CODE = "N20230718"

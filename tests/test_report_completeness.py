@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
+from report_helpers import arrivals, at, campaign, figures, period, unit_row
+
 from forms.schema import format_deadline
 from processors.completeness import LATE, MISSING, reporting_rate, unit_statuses
 from processors.ledger import ON_TIME
 from processors.report import build_report
 from processors.tasks import DONE, IN_PROGRESS, OVERDUE
-from tests.report_helpers import arrivals, at, campaign, figures, period, unit_row
 
 DAY = date(2023, 7, 20)
 CODE = f"N{DAY:%Y%m%d}"

@@ -6,11 +6,11 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from report_helpers import campaign, period
 
 from processors.completeness import Arrivals, arrival_frame, unit_statuses
 from processors.ledger import FileRecord
 from processors.report import _factorize, _file_runs
-from tests.report_helpers import campaign, period
 
 
 def test_factorising_a_repeating_column_matches_pandas() -> None:

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from report_helpers import END, START, at, campaign, cell, figures, on_time_arrivals, period
 
 from processors import pace
 from processors.report import build_report
-from tests.report_helpers import END, START, at, campaign, cell, figures, on_time_arrivals, period
 
 DAYS = [START + timedelta(days=n) for n in range(5)]  # 18/7 … 22/7
 LAST = DAYS[-1]

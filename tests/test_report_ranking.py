@@ -7,10 +7,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from report_helpers import at, campaign, figures, on_time_arrivals, period, unit_row
 
 from processors.ranking import composite_scores, rank_within, ranking_table
 from processors.report import LEVEL_ORDER, build_report
-from tests.report_helpers import at, campaign, figures, on_time_arrivals, period, unit_row
 
 DAY = date(2023, 7, 18)
 CODE = f"N{DAY:%Y%m%d}"

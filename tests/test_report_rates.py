@@ -8,11 +8,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from report_helpers import at, campaign, cell, figures, on_time_arrivals, period, unit_row
 
 from forms.schema import Level
 from processors import rates
 from processors.report import build_report
-from tests.report_helpers import at, campaign, cell, figures, on_time_arrivals, period, unit_row
 
 DAY = date(2023, 7, 18)
 CODE = f"N{DAY:%Y%m%d}"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+from report_helpers import at, campaign, cell, figures, on_time_arrivals, period
 
 from processors import rates
 from processors.consistency import CHECK_FIGURE
 from processors.report import build_report
 from processors.rollup import roll_up, top_units
-from tests.report_helpers import at, campaign, cell, figures, on_time_arrivals, period
 
 DAY = date(2023, 7, 18)
 CODE = f"N{DAY:%Y%m%d}"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from report_helpers import arrivals, at
 
 from forms.plan_yaml import load_yaml
 from processors.consistency import CHECK_TARGET_DAILY, CHECK_TARGET_VALUE
 from processors.report import build_report, current_period, format_report_table, report_json
 from processors.vi_order import vi_sort_key
-from tests.report_helpers import arrivals, at
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 NAMES = sorted(p.name for p in SAMPLES.iterdir() if (p / "ke_hoach.yaml").exists())
