@@ -12,7 +12,8 @@ template writer's own rendering, so they are valid, signed returns; about 5 % ar
 the ways clerks get them wrong (a relation broken, "12.345" typed as text, no period, a blank
 figure, a locked target changed, a percentage over 100 %, a file in another unit's folder, a
 CSV renamed .xlsx), 1 % are the same file dropped twice and 1 % correct an earlier return.
-``ingest_share(settle=0)`` runs in a fresh process, so its peak memory is its own. The
+``ingest_share(settle=0)`` runs in a fresh process, so its peak memory is its own; the
+master workbook rebuild that ends every pass is timed separately right after it. The
 baseline runs, also in its own process, on ``--baseline-files`` of the same files in the
 same order: openpyxl ``load_workbook``, every defined name's value, one SQLite row committed
 per file, ``shutil.copy`` to an archive, a .txt receipt; its total is extrapolated per file.
@@ -191,8 +192,11 @@ def run_ours(share: Share, batch: int, trace: bool, profile: str | None) -> dict
         profiler = cProfile.Profile(time.thread_time)  # CPU of the intake thread, not time spent waiting
         profiler.enable()
     began = time.perf_counter()
-    summary = ingest_share(share, KEY, settle=0, batch_size=batch)
+    # The master workbook is rebuilt right after, timed on its own (see time_master): every
+    # pass of ``chitieu ingest`` ends with that rebuild.
+    summary = ingest_share(share, KEY, settle=0, batch_size=batch, master=False)
     seconds = time.perf_counter() - began
+    cpu_intake = [after - before for after, before in zip(_cpu_seconds(), cpu_before, strict=True)]
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -205,7 +209,7 @@ def run_ours(share: Share, batch: int, trace: bool, profile: str | None) -> dict
         "duplicate": summary.duplicate,
         "waiting": summary.waiting,
         "receipts": len(summary.receipts),
-        "cpu": [after - before for after, before in zip(_cpu_seconds(), cpu_before, strict=True)],
+        "cpu": cpu_intake,
         "rss_before_kb": before,
         "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "rss_workers_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
@@ -215,7 +219,7 @@ def run_ours(share: Share, batch: int, trace: bool, profile: str | None) -> dict
 
 
 def time_master(share: Share) -> float | None:
-    """Seconds to rebuild the master workbook from the ledger once more, as the end of every pass does."""
+    """Seconds to rebuild the master workbook from the ledger, as the end of every pass does."""
     try:
         from processors.ledger import open_ledger
         from processors.master import update_master
@@ -396,11 +400,15 @@ def report(files: int, args: argparse.Namespace, ours: dict, traced: dict | None
         f"{ours['refused']:,} trả lại, {ours['duplicate']:,} trùng lặp — đúng như dự kiến"
     )
     print(
-        f"chitieu ingest_share: {ours['seconds']:.1f} s = {per:.2f} ms/tệp (lô {args.batch}); CPU {sum(ours['cpu']):.1f} s "
+        f"chitieu ingest_share (đọc, kiểm tra, sổ cái, lưu trữ, phiếu phản hồi): {ours['seconds']:.1f} s = "
+        f"{per:.2f} ms/tệp (lô {args.batch}); CPU {sum(ours['cpu']):.1f} s "
         f"(chính {ours['cpu'][0]:.1f} s, tiến trình phụ {ours['cpu'][1]:.1f} s)"
     )
     if ours["master"] is not None:
-        print(f"  trong đó dựng lại sổ tổng hợp cuối lượt (đo lại riêng): {ours['master']:.1f} s")
+        print(
+            f"  dựng lại sổ tổng hợp cuối lượt (đo riêng, ngay sau): {ours['master']:.1f} s; "
+            f"cả lượt gồm sổ tổng hợp: {ours['seconds'] + ours['master']:.1f} s"
+        )
     print(
         f"openpyxl từng tệp, đo trên {baseline['files']:,} tệp: {baseline['seconds']:.1f} s = {per_base:.1f} ms/tệp; "
         f"ngoại suy cho {files:,} tệp: {per_base * files / 1000:.0f} s"
@@ -421,7 +429,16 @@ def report(files: int, args: argparse.Namespace, ours: dict, traced: dict | None
             f"{traced['traced_peak'] / 2**20:.0f} MB"
         )
     ok_time, ok_ratio = ours["seconds"] < TARGET_SECONDS, ratio >= TARGET_RATIO
-    print(f"Mục tiêu < {TARGET_SECONDS:.0f} s: {'ĐẠT' if ok_time else 'KHÔNG ĐẠT'} ({ours['seconds']:.1f} s)")
+    with_master = ""
+    if ours["master"] is not None:
+        total = ours["seconds"] + ours["master"]
+        with_master = (
+            f"; tính cả dựng lại sổ tổng hợp: {total:.1f} s, {'đạt' if total < TARGET_SECONDS else 'không đạt'}"
+        )
+    print(
+        f"Mục tiêu < {TARGET_SECONDS:.0f} s (thu nhận): {'ĐẠT' if ok_time else 'KHÔNG ĐẠT'} ({ours['seconds']:.1f} s"
+        f"{with_master})"
+    )
     print(f"Mục tiêu ≥ {TARGET_RATIO:.0f}× openpyxl: {'ĐẠT' if ok_ratio else 'KHÔNG ĐẠT'} ({ratio:.1f}×)")
 
 

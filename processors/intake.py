@@ -10,6 +10,7 @@ its arrival key, and the next pass finishes what was recorded without recording 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -18,6 +19,7 @@ import shutil
 import stat
 import sys
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -25,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from filelock import FileLock
 
@@ -34,8 +36,19 @@ from forms.findings import Finding
 from forms.layout import TemplateLayout, layout_template
 from forms.schema import Campaign, Target, Unit
 from processors.file_names import safe_display_name
-from processors.ledger import ACCEPTED, DUPLICATE, REFUSED, FileRecord, Ledger, Outcome, make_arrival_key, open_ledger
-from processors.master import update_master
+from processors.ledger import (
+    ACCEPTED,
+    DUPLICATE,
+    REFUSED,
+    FileRecord,
+    Ledger,
+    Outcome,
+    UnitPeriod,
+    Value,
+    history_of,
+    make_arrival_key,
+    open_ledger,
+)
 from processors.receipts import (
     ARCHIVE_NAME_BYTES,
     annotated_name,
@@ -50,7 +63,9 @@ from processors.safety import inspect_bytes
 from processors.validation import History, ReturnedFigures, validate_return
 from processors.workbook_reader import UnreadableWorkbook, read_return_bytes
 from shared_folder_layout.layout import ShareLayout, is_temp_name
-from shared_folder_layout.share import Share
+
+if TYPE_CHECKING:  # worker processes import this module: keep openpyxl and the master out of them
+    from shared_folder_layout.share import Share
 
 log = logging.getLogger(__name__)
 SETTLE_SECONDS = 2.0  # a file whose size and mtime held still this long is complete
@@ -63,6 +78,10 @@ POOL_THRESHOLD = 400
 # Layouts kept per process (~100 KB each): every unit of a 500-unit campaign stays cached over
 # a pass, while 10,000 units' worth would cost a gigabyte and slow the garbage collector.
 LAYOUT_CACHE = 1024
+# Answered files removed from their drop folders at once (see _Pass.remove_answered).
+REMOVE_AT = 20_000
+# Units whose accepted history is kept in memory over a pass (a few KB each).
+HISTORY_CACHE = 4096
 # Archive copies written and fsynced at once: one fsync waits for the disk, several share a
 # journal commit (measured on this project's 2-core VM: 4.9 ms per file one by one, 0.7 ms with 4 threads).
 ARCHIVE_THREADS = 4
@@ -79,12 +98,17 @@ class Arrival:
     mtime_ns: int
     is_dir: bool = False
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """The file's name as text the ledger and receipts can hold: bytes that were not UTF-8 shown as �."""
         # A name made under another code page (an archive unpacked on Linux, a USB stick)
         # reaches Python with surrogate escapes, which SQLite and the receipt refuse to encode.
-        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in self.path.name)
+        name = self.path.name
+        try:
+            name.encode("utf-8")  # fails exactly when it holds a surrogate
+        except UnicodeEncodeError:
+            return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in name)
+        return name
 
 
 @dataclass
@@ -147,6 +171,7 @@ class _Judge:
         self.campaign = campaign
         self.key = key
         self.layouts: OrderedDict[str, TemplateLayout] = OrderedDict()
+        self.narrowed: OrderedDict[str, Campaign] = OrderedDict()  # see campaign_for
         # Campaign.target_for and indicators_for scan every target: with one target per unit,
         # judging 10,000 units' files was quadratic (minutes). A unit is judged against a copy
         # holding only the targets that can apply to it, which answers every question about
@@ -161,9 +186,16 @@ class _Judge:
                 self.by_unit.setdefault(t.unit, []).append(t)
 
     def campaign_for(self, unit_code: str) -> Campaign:
-        """The campaign with only the targets that can apply to ``unit_code``."""
-        targets = self.generic + tuple(self.by_unit.get(unit_code, ()))
-        return self.campaign.model_copy(update={"targets": targets})
+        """The campaign with only the targets that can apply to ``unit_code`` (made once per unit, LAYOUT_CACHE kept)."""
+        found = self.narrowed.get(unit_code)
+        if found is None:
+            targets = self.generic + tuple(self.by_unit.get(unit_code, ()))
+            found = self.narrowed[unit_code] = self.campaign.model_copy(update={"targets": targets})
+            if len(self.narrowed) > LAYOUT_CACHE:
+                self.narrowed.popitem(last=False)
+        else:
+            self.narrowed.move_to_end(unit_code)
+        return found
 
     def layout_of(self, campaign: Campaign, unit: Unit) -> TemplateLayout:
         """The issued layout of a unit's template, computed once per pass (the LAYOUT_CACHE latest units kept)."""
@@ -228,11 +260,11 @@ class _Judge:
             folder_unit=folder_unit,
             campaign_code=None,
         )
-        report = inspect_bytes(data, name)
+        report = inspect_bytes(data, name, keep_parts=True)
         if not report.ok:
             return Outcome(outcome=REFUSED, findings=(report.finding,), **base)
         try:
-            got = read_return_bytes(data, name)
+            got = read_return_bytes(data, name, report.parts)  # the parts the checks inflated, not inflated again
         except UnreadableWorkbook as err:
             finding = Finding(
                 code=err.reason,
@@ -291,7 +323,7 @@ class _Pass:
         self.judging = _Judge(share.campaign, key)
         self.batch: list[tuple[Arrival, Outcome, bytes]] = []
         self.batch_hashes: dict[tuple[str, str], str] = {}  # (unit, sha) accepted in this batch -> arrival key
-        self.pool: ProcessPoolExecutor | None = None  # worker processes for a large pass (see ``workers``)
+        self.pool: list[ProcessPoolExecutor] | None = None  # worker processes for a large pass (see ``workers``)
         self.ahead: dict[Path, _Ahead] = {}  # arrivals read ahead, being judged by the workers
         self.upcoming: list[Arrival] = []  # the next batch, read ahead once this one is committed
         # Per unit, how many commits changed its accepted history: a judgement made against an
@@ -299,7 +331,20 @@ class _Pass:
         self.generations: dict[str, int] = {}
         self.keys_committed: set[str] = set()  # arrival keys recorded by this pass
         self.writer: ThreadPoolExecutor | None = None
-        self.writing: dict[Path, Future] = {}  # archive temp file -> its write, until the batch commits
+        self.writing: dict[str, Future] = {}  # archive temp file -> its write, until the batch commits
+        # (unit, sha256) -> the latest accepted file with those bytes: looked up per batch for the
+        # hashes in ``hashes_known``, then kept up to date by commits.
+        self.accepted_ids: dict[tuple[str | None, str], int] = {}
+        self.hashes_known: set[str] = set()
+        # Per unit, its effective accepted figures by period, read once and then kept by commits
+        # (the HISTORY_CACHE latest units).
+        self.histories: OrderedDict[str, _UnitHistory] = OrderedDict()
+        self.receipt_folders: dict[str, Path] = {}
+        self.archive_root = str(_archive_root(self.layout))
+        self.accepted_root = str(self.layout.accepted_archive)
+        self.refused_root = str(self.layout.refused_archive)
+        self.folders_made: set[str] = set()  # archive folders made by this pass
+        self.answered: list[Arrival] = []  # recorded and answered, still in their drop folders (see remove_answered)
 
     @contextmanager
     def workers(self, files: int) -> Iterator[None]:
@@ -314,44 +359,58 @@ class _Pass:
                     self.writer = None
                 return
             # "spawn" everywhere: the same on the office's Windows machines, and no fork of a
-            # process that may be running watcher threads. An executor, not multiprocessing.Pool:
+            # process that may be running watcher threads. Executors, not multiprocessing.Pool:
             # a worker that dies makes the pass fail (as a crash would) instead of waiting forever.
+            # One single-process executor per worker, so that a unit's files always go to the
+            # same worker, which then works out that unit's issued layout once.
             context = multiprocessing.get_context("spawn")
-            pool = ProcessPoolExecutor(
-                count, mp_context=context, initializer=_start_worker, initargs=(self.campaign, self.key, os.getpid())
-            )
-            self.pool = pool
+            pools = [
+                ProcessPoolExecutor(
+                    1, mp_context=context, initializer=_start_worker, initargs=(self.campaign, self.key, os.getpid())
+                )
+                for _ in range(count)
+            ]
+            self.pool = pools
             try:
                 yield
             finally:
                 self.pool, self.writer = None, None
                 self.ahead.clear()
-                pool.shutdown(wait=True, cancel_futures=True)
+                for pool in pools:
+                    pool.shutdown(wait=True, cancel_futures=True)
 
     def read_ahead(self, arrivals: list[Arrival]) -> None:
-        """With worker processes: read these arrivals now and start judging the new ones in the workers."""
-        if self.pool is None:
-            return
+        """Read these arrivals now, look them up in the ledger at once, and with worker processes start judging them."""
+        fresh = []
         for arrival in arrivals:
-            if arrival.path in self.ahead:
+            if arrival.path in self.ahead or arrival.is_dir:
                 continue
             received = self.clock()
-            data = None if arrival.is_dir else _read_stable(arrival)
-            sha, recorded, job, generation = "", None, None, 0
+            data = _read_stable(arrival)
+            sha = key = ""
             if data is not None:
                 sha = hashlib.sha256(data).hexdigest()
                 key = make_arrival_key(arrival.folder_unit, arrival.name, sha, arrival.size, arrival.mtime_ns)
-                # Still true when its turn comes unless this pass records the same key before
-                # (see ``recorded``).
-                recorded = self.ledger.find_arrival(key)
-                if recorded is None:
-                    unit = arrival.folder_unit
-                    generation = self.generations.get(unit, 0)
-                    history = self.ledger.unit_history(unit)
-                    job = self.pool.submit(
-                        _assess_in_worker, unit, arrival.name, key, arrival.size, sha, data, received, history
-                    )
-            self.ahead[arrival.path] = _Ahead(received, data, sha, recorded, job, generation)
+            fresh.append((arrival, received, data, sha, key))
+        if not fresh:
+            return
+        # One query each for the whole batch. A record found here is still true when the
+        # arrival's turn comes unless this pass records the same key before (see ``recorded``);
+        # the accepted hashes are kept up to date by ``committed``.
+        recorded = self.ledger.find_arrivals([key for *_, key in fresh if key])
+        hashes = list({sha for *_, sha, _k in fresh if sha} - self.hashes_known)
+        self.accepted_ids.update(self.ledger.accepted_ids_by_hash(hashes))
+        self.hashes_known.update(hashes)
+        tasks = _Tasks(self.pool)
+        for arrival, received, data, sha, key in fresh:
+            earlier = recorded.get(key) if key else None
+            job, generation = None, 0
+            if self.pool is not None and data is not None and earlier is None:
+                unit = arrival.folder_unit
+                generation = self.generations.get(unit, 0)
+                job = tasks.add(unit, (unit, arrival.name, key, arrival.size, sha, data, received, self.history(unit)))
+            self.ahead[arrival.path] = _Ahead(received, data, sha, earlier, job, generation)
+        tasks.submit()
 
     def take(self, arrival: Arrival) -> tuple[datetime, bytes | None]:
         """When the arrival was received and its stable bytes (None for a folder or a file still changing)."""
@@ -370,18 +429,35 @@ class _Pass:
             return sha, ahead.recorded
         return sha, self.ledger.find_arrival(key)
 
-    def committed(self, records: list[FileRecord]) -> None:
-        """Note the arrival keys recorded and the units whose accepted history these committed records changed."""
+    def committed(self, records: list[FileRecord], figures: Mapping[int, Mapping[str, Value]]) -> None:
+        """Note what these committed records changed: arrival keys, accepted hashes, units' histories and generations."""
         self.keys_committed.update(record.arrival_key for record in records)
         for record in records:
             if record.outcome == ACCEPTED:
+                self.accepted_ids[(record.unit_code, record.sha256)] = record.id
+                known = self.histories.get(record.unit_code)
+                if known is not None:  # as the ledger now answers: this file is the period's effective one
+                    start, end = record.period_start, record.period_end
+                    known.periods[record.period_code] = UnitPeriod(
+                        end.isoformat(), start.isoformat(), dict(figures.get(record.id, {}))
+                    )
+                    known.values = None
                 for unit in {record.folder_unit, record.unit_code}:
                     if unit:
                         self.generations[unit] = self.generations.get(unit, 0) + 1
 
-    def history(self, unit_code: str) -> History:
-        """The unit's accepted past figures, in period order."""
-        return History(values=self.ledger.unit_history(unit_code))
+    def history(self, unit_code: str) -> dict[str, list[tuple[str, Value]]]:
+        """The unit's accepted past figures, in period order: kept in memory over the pass, read once per unit."""
+        known = self.histories.get(unit_code)
+        if known is None:
+            known = self.histories[unit_code] = _UnitHistory(self.ledger.unit_periods(unit_code))
+            if len(self.histories) > HISTORY_CACHE:
+                self.histories.popitem(last=False)
+        else:
+            self.histories.move_to_end(unit_code)
+        if known.values is None:
+            known.values = history_of(known.periods)
+        return known.values
 
     def judge(self, arrival: Arrival, data: bytes, sha: str, received: datetime) -> Outcome:
         """The outcome of one new arrival (not yet recorded)."""
@@ -391,6 +467,7 @@ class _Pass:
                 return self.settle_duplicate(ahead.job.result())
             # Judged against a history that a commit has changed since: judge again below.
         key = make_arrival_key(arrival.folder_unit, arrival.name, sha, arrival.size, arrival.mtime_ns)
+        history = self.history(arrival.folder_unit)
         outcome = self.judging.assess(
             arrival.folder_unit,
             arrival.name,
@@ -399,7 +476,7 @@ class _Pass:
             sha,
             data,
             received,
-            lambda: self.history(arrival.folder_unit),
+            lambda: History(values=history),
         )
         return self.settle_duplicate(outcome)
 
@@ -408,12 +485,15 @@ class _Pass:
         if outcome.outcome != ACCEPTED:
             return outcome
         sha, unit_code = outcome.sha256, outcome.unit_code
-        earlier = self.ledger.find_accepted_by_hash(sha, unit_code)
+        if sha not in self.hashes_known:  # not looked up with its batch: ask the ledger now
+            self.accepted_ids.update(self.ledger.accepted_ids_by_hash([sha]))
+            self.hashes_known.add(sha)
+        earlier = self.accepted_ids.get((unit_code, sha))
         if earlier is not None or (unit_code, sha) in self.batch_hashes:
             return replace(
                 outcome,
                 outcome=DUPLICATE,
-                duplicate_of=earlier.id if earlier else None,
+                duplicate_of=earlier,
                 period_code=None,
                 period_start=None,
                 period_end=None,
@@ -424,17 +504,19 @@ class _Pass:
         self.batch_hashes[(unit_code, sha)] = outcome.arrival_key
         return outcome
 
-    def archive(self, arrival: Arrival, outcome: Outcome, data: bytes) -> Path:
+    def archive(self, arrival: Arrival, outcome: Outcome, data: bytes) -> str:
         """Keep the original byte for byte: Lưu trữ/<Đã nhận|Trả lại>/<unit>/<date>/<time>_<hash>_<name>."""
-        root = self.layout.accepted_archive if outcome.outcome == ACCEPTED else self.layout.refused_archive
+        root = self.accepted_root if outcome.outcome == ACCEPTED else self.refused_root
         moment = outcome.received_at
-        folder = root / arrival.folder_unit / moment.strftime("%Y-%m-%d")
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{moment:%H%M%S}_{outcome.sha256[:12]}_{_component(arrival.name)}"
-        if not target.exists():
+        folder = os.path.join(root, arrival.folder_unit, moment.strftime("%Y-%m-%d"))
+        target = os.path.join(folder, f"{moment:%H%M%S}_{outcome.sha256[:12]}_{_component(arrival.name)}")
+        if folder not in self.folders_made:
+            os.makedirs(folder, exist_ok=True)
+            self.folders_made.add(folder)
+        if not os.path.exists(target):
             # Written beside the archive's top folder, not into the day's folder: a pass killed
             # mid-write leaves its temp file where the next pass sweeps (see _sweep_archive_temps).
-            tmp = _archive_root(self.layout) / f"{TMP_PREFIX}{outcome.sha256[:24]}"
+            tmp = os.path.join(self.archive_root, f"{TMP_PREFIX}{outcome.sha256[:24]}")
             earlier = self.writing.get(tmp)
             if earlier is not None:
                 earlier.result()  # the same bytes are being written under this temp name: let that finish
@@ -444,6 +526,27 @@ class _Pass:
                 # Written by a thread; ``wait_archived`` holds the commit until every copy is on disk.
                 self.writing[tmp] = self.writer.submit(_write_durably, tmp, target, data)
         return target
+
+    def remove_answered(self) -> None:
+        """Take the answered files out of their drop folders.
+
+        Done at the end of the pass (or every REMOVE_AT files), not batch by batch: on ext4
+        without a journal, a file created within 30 s after others were deleted costs a scan
+        past every inode freed since (ext4 avoids reusing them), and intake creates two files
+        (archive copy, receipt) per file it removes; measured here, that made each creation
+        4x slower. A pass stopped before this leaves recorded files, which the next pass
+        answers again under the same names and removes (as after a crash).
+        """
+        answered, self.answered = self.answered, []
+        for arrival in answered:
+            _remove(arrival)
+
+    def receipts_of(self, unit_code: str) -> Path:
+        """The unit's receipt folder (worked out once per pass)."""
+        folder = self.receipt_folders.get(unit_code)
+        if folder is None:
+            folder = self.receipt_folders[unit_code] = self.layout.unit(unit_code).receipts
+        return folder
 
     def wait_archived(self) -> None:
         """Wait until every archive copy written so far is on disk (raise the first failure)."""
@@ -458,9 +561,89 @@ class _Pass:
         jobs = {}
         for record in records:
             if _may_annotate(record):
-                receipts = self.layout.unit(record.folder_unit).receipts
-                jobs[record.id] = self.pool.submit(_annotate, receipts, record)
+                pool = self.pool[_worker_of(record.folder_unit, len(self.pool))]
+                jobs[record.id] = pool.submit(_annotate, self.receipts_of(record.folder_unit), record)
         return jobs
+
+
+# Files judged per task sent to a worker process: sending each file alone costs the intake
+# process about 0.2 ms of pickling and queueing per file, a task of a few dozen about 0.03 ms.
+TASK_FILES = 16
+
+
+def _worker_of(unit_code: str, workers: int) -> int:
+    """The worker that judges a unit's files (the same one throughout a pass)."""
+    return zlib.crc32(unit_code.encode("utf-8", "surrogateescape")) % workers
+
+
+class _Job(NamedTuple):
+    """One file's judgement inside a task sent to a worker process."""
+
+    task: _Pending  # the task's outcomes, one per file
+    index: int
+
+    def result(self) -> Outcome:
+        """The file's outcome (waits for the task; raises what the worker raised)."""
+        return self.task.result()[self.index]
+
+
+class _Tasks:
+    """Files to judge gathered per worker, sent TASK_FILES at a time."""
+
+    def __init__(self, pools: list[ProcessPoolExecutor] | None):
+        self.pools = pools or []
+        self.waiting: list[list[tuple]] = [[] for _ in self.pools]
+        self.jobs: list[list[_Job]] = [[] for _ in self.pools]
+
+    def add(self, unit_code: str, args: tuple) -> _Job:
+        """Queue one file's arguments for ``_assess_in_worker``; its job (valid once the task is sent)."""
+        worker = _worker_of(unit_code, len(self.pools))
+        self.waiting[worker].append(args)
+        job = _Job(_Pending(), len(self.waiting[worker]) - 1)
+        self.jobs[worker].append(job)
+        if len(self.waiting[worker]) >= TASK_FILES:
+            self._send(worker)
+        return job
+
+    def submit(self) -> None:
+        """Send what is still gathered."""
+        for worker in range(len(self.pools)):
+            if self.waiting[worker]:
+                self._send(worker)
+
+    def _send(self, worker: int) -> None:
+        task = self.pools[worker].submit(_assess_many_in_worker, self.waiting[worker])
+        for job in self.jobs[worker]:
+            job.task.bind(task)
+        self.waiting[worker], self.jobs[worker] = [], []
+
+
+class _Pending:
+    """A task's future, known once the task is sent (a job is handed out when its file is queued)."""
+
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: Future | None = None
+
+    def bind(self, future: Future) -> None:
+        self.future = future
+
+    def result(self) -> list[Outcome]:
+        if self.future is None:
+            raise RuntimeError("intake task never sent to a worker")
+        return self.future.result()
+
+
+class _UnitHistory:
+    """A unit's effective accepted figures by period, and the history validation reads, made from them when asked."""
+
+    __slots__ = ("periods", "values")
+
+    def __init__(self, periods: dict[str, UnitPeriod]):
+        self.periods = periods
+        # Shared by the judgements made until the next commit changes it: never modified in place.
+        self.values: dict[str, list[tuple[str, Value]]] | None = None
 
 
 class _Ahead(NamedTuple):
@@ -470,17 +653,21 @@ class _Ahead(NamedTuple):
     data: bytes | None
     sha: str  # "" when there are no bytes
     recorded: FileRecord | None  # the ledger's record of this arrival, from an interrupted pass
-    job: Future | None  # the workers' outcome; None for a folder, a file still changing or one recorded
+    job: _Job | None  # the workers' outcome; None for a folder, a file still changing or one recorded
     generation: int  # the unit's history generation the judgement was made against
 
 
-def _write_durably(tmp: Path, target: Path, data: bytes) -> None:
+def _write_durably(tmp: str, target: str, data: bytes) -> None:
     """Write ``data`` to ``tmp``, fsync it and rename it to ``target``."""
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())  # the original must be on disk before the ledger says it is kept
-    os.replace(tmp, target)
+    try:
+        os.replace(tmp, target)
+    except FileNotFoundError:  # the day's folder went away since this pass made it
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(tmp, target)
 
 
 # The worker process's judge, set once by the pool's initializer (the campaign is sent once
@@ -523,6 +710,11 @@ def _assess_in_worker(
     return _worker_judge.assess(
         folder_unit, name, arrival_key, size, sha, data, received, lambda: History(values=history)
     )
+
+
+def _assess_many_in_worker(files: list[tuple]) -> list[Outcome]:
+    """``_assess_in_worker`` over a task's files, in order."""
+    return [_assess_in_worker(*args) for args in files]
 
 
 def _recordable(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -577,18 +769,29 @@ def _folder_outcome(arrival: Arrival, received: datetime, layout: ShareLayout) -
     )
 
 
-def answer(share: Share, ledger: Ledger, record: FileRecord, annotating: Future | None = None) -> Path:
+def answer(
+    share: Share,
+    ledger: Ledger,
+    record: FileRecord,
+    annotating: Future | None = None,
+    figures: Mapping[str, Value] | None = None,
+    receipts: Path | None = None,
+) -> Path:
     """Write the receipt (and for a refused template, the marked-up copy) of a recorded file; return the receipt.
 
-    ``annotating``: the marked-up copy already being made by a worker process.
+    ``annotating``: the marked-up copy already being made by a worker process. ``figures``: the
+    record's figures as the ledger holds them, when already read (with its batch).
     """
-    folders = share.layout.unit(record.folder_unit)
+    receipts = share.layout.unit(record.folder_unit).receipts if receipts is None else receipts
     stem = receipt_stem(record)
-    marked = annotating.result() if annotating is not None else _annotate(folders.receipts, record)
-    figures = ledger.figures_of(record.id) if record.outcome == ACCEPTED else {}
+    marked = annotating.result() if annotating is not None else _annotate(receipts, record)
+    if record.outcome != ACCEPTED:
+        figures = {}
+    elif figures is None:
+        figures = ledger.figures_of(record.id)
     earlier = ledger.find_file(record.duplicate_of) if record.duplicate_of else None
     text = render_receipt(share.campaign, record, figures, annotated_name(stem) if marked else None, earlier)
-    return write_receipt(folders.receipts, stem, text)
+    return write_receipt(receipts, stem, text)
 
 
 def _may_annotate(record: FileRecord) -> bool:
@@ -633,8 +836,14 @@ def ingest_share(
     clock: Callable[[], datetime] = now_local,
     progress: Progress | None = None,
     lock_timeout: float = LOCK_TIMEOUT,
+    master: bool = True,
 ) -> IngestSummary:
-    """Process every complete file waiting in the share, then return what was done."""
+    """Process every complete file waiting in the share, then return what was done.
+
+    ``master``: bring the master workbook up to date at the end of the pass (as every pass of
+    ``chitieu ingest`` and ``watch`` does); False leaves it to the caller (a benchmark timing
+    intake and the master separately, ``chitieu master``).
+    """
     layout = share.layout
     summary = IngestSummary()
     with FileLock(str(layout.lock), timeout=lock_timeout), open_ledger(layout.ledger) as ledger:
@@ -646,15 +855,20 @@ def ingest_share(
         work = _Pass(share, ledger, key, clock)
         done = 0
         chunks = list(_chunks(ready, batch_size))
-        with work.workers(len(ready)):
-            for i, chunk in enumerate(chunks):
-                work.read_ahead(chunk)  # already done while the previous batch was answered
-                work.upcoming = chunks[i + 1] if i + 1 < len(chunks) else []
-                _run_batch(work, chunk, summary)
-                done += len(chunk)
-                if progress:
-                    progress(done, len(ready))
-        update_master(share, ledger)  # never raises; a master open in Excel is brought up to date by a later pass
+        try:
+            with work.workers(len(ready)):
+                for i, chunk in enumerate(chunks):
+                    work.upcoming = chunks[i + 1] if i + 1 < len(chunks) else []
+                    _run_batch(work, chunk, summary)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, len(ready))
+        finally:
+            work.remove_answered()
+        if master:
+            from processors.master import update_master
+
+            update_master(share, ledger)  # never raises; a master open in Excel is brought up to date by a later pass
     return summary
 
 
@@ -683,8 +897,14 @@ def _run_batch(work: _Pass, chunk: list[Arrival], summary: IngestSummary) -> Non
     """Judge and archive a chunk, commit its outcomes in one transaction, then answer and clear the inboxes."""
     pending: list[tuple[Arrival, Outcome]] = []
     finished: list[tuple[Arrival, FileRecord]] = []
+    figures: dict[int, dict[str, Value]] = {}  # accepted records' figures as committed, by record id
     accepting: set[str] = set()  # units with an acceptance in ``pending``
     work.batch_hashes.clear()
+    work.read_ahead(chunk)  # with worker processes, done with the previous batch
+    # With worker processes, the next batch is read and sent to them now, so that they always
+    # have files to judge: a judgement a commit of this batch makes stale (a unit with files in
+    # both) is made again when its turn comes (see ``judge``).
+    work.read_ahead(work.upcoming)
     for arrival in chunk:
         received, data = work.take(arrival)
         if arrival.is_dir:
@@ -696,39 +916,43 @@ def _run_batch(work: _Pass, chunk: list[Arrival], summary: IngestSummary) -> Non
                 pending.append((arrival, outcome))
             continue
         if data is None:
+            work.ahead.pop(arrival.path, None)
             summary.waiting += 1
             continue
         sha, existing = work.recorded(arrival, data)
         if existing:  # recorded by an interrupted pass: answer and clear, record nothing again
+            work.ahead.pop(arrival.path, None)
             _resume(work, arrival, existing, finished, summary)
             continue
         if arrival.folder_unit in accepting:
             # Judge this file against the unit's earlier one (history, same bytes) as a later
             # batch would: commit first. Else the outcome would depend on where batches split,
             # and a pass resumed after a crash would judge differently from one without.
-            _commit(work, pending, finished, summary)
+            _commit(work, pending, finished, figures, summary)
             pending, accepting = [], set()
         outcome = work.judge(arrival, data, sha, received)
         archived = work.archive(arrival, outcome, data)
-        pending.append((arrival, _with_archive(outcome, archived)))
+        pending.append((arrival, replace(outcome, archive_path=archived)))
         if outcome.outcome == ACCEPTED:
             accepting.add(arrival.folder_unit)
-    _commit(work, pending, finished, summary)
-    # With worker processes: they judge the next batch (against the history just committed)
-    # and mark refused copies while this batch is answered here.
-    work.read_ahead(work.upcoming)
+    _commit(work, pending, finished, figures, summary)
+    # With worker processes: they mark refused copies while this batch is answered here.
     annotating = work.annotate_ahead([record for _arrival, record in finished])
     for arrival, record in finished:
         # Answer first, then clear the inbox: a crash in between leaves the arrival for the next
         # pass to answer again under the same name; the other way round, its answer is lost.
-        summary.receipts.append(answer(work.share, work.ledger, record, annotating.get(record.id)))
+        folder = work.receipts_of(record.folder_unit)
+        receipt = answer(work.share, work.ledger, record, annotating.get(record.id), figures.get(record.id), folder)
+        summary.receipts.append(receipt)
         if arrival.is_dir:  # kept whole in the archive, moved only now that its outcome is committed
             target = Path(record.archive_path)
             target.parent.mkdir(parents=True, exist_ok=True)
             if arrival.path.exists() and not target.exists():
                 shutil.move(str(arrival.path), str(target))
         else:
-            _remove(arrival)
+            work.answered.append(arrival)
+    if len(work.answered) >= REMOVE_AT:
+        work.remove_answered()
 
 
 def _resume(
@@ -748,24 +972,22 @@ def _commit(
     work: _Pass,
     pending: list[tuple[Arrival, Outcome]],
     finished: list[tuple[Arrival, FileRecord]],
+    figures: dict[int, dict[str, Value]],
     summary: IngestSummary,
 ) -> None:
-    """Record ``pending`` in one transaction; append each arrival with its record (as committed) to ``finished``."""
+    """Record ``pending`` in one transaction; append each arrival with its record (as committed) to ``finished``.
+
+    The accepted records' figures, as the ledger now holds them, are added to ``figures``.
+    """
     work.batch_hashes.clear()
     work.wait_archived()  # every original on disk before the ledger says it is kept
     if not pending:
         return
     ids = work.ledger.record_outcomes([o for _a, o in pending])
-    records = []
-    for (arrival, _outcome), file_id in zip(pending, ids, strict=True):
-        record = work.ledger.find_file(file_id)  # the ledger may have turned an acceptance into a duplicate
+    records = work.ledger.find_files(ids)  # the ledger may have turned an acceptance into a duplicate
+    stored = work.ledger.figures_of_files([r.id for r in records if r.outcome == ACCEPTED])
+    figures.update(stored)
+    for (arrival, _outcome), record in zip(pending, records, strict=True):
         finished.append((arrival, record))
-        records.append(record)
         setattr(summary, record.outcome, getattr(summary, record.outcome) + 1)
-    work.committed(records)
-
-
-def _with_archive(outcome: Outcome, archived: Path) -> Outcome:
-    from dataclasses import replace
-
-    return replace(outcome, archive_path=str(archived))
+    work.committed(records, stored)

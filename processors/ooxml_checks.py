@@ -19,11 +19,13 @@ import functools
 import html
 import posixpath
 import re
+import threading
+import zipfile
 from dataclasses import dataclass
 
 from processors.file_names import safe_display_name
 from processors.safety_messages import Refusal, format_size
-from processors.zip_members import Members, read_member, read_member_head
+from processors.zip_members import Members, raw_data, read_member, read_member_head
 
 PROLOG_BYTES = 4096
 CONTENT_TYPES = "[content_types].xml"
@@ -62,11 +64,18 @@ class SheetLimits:
     max_columns: int
 
 
-def check_workbook_package(data: bytes, members: Members, name: str, limits: SheetLimits) -> str:
-    """The kind ("xlsx") of a zip that is a plain, safe workbook; raises Refusal otherwise."""
+def check_workbook_package(
+    data: bytes, members: Members, name: str, limits: SheetLimits, keep: dict[str, bytes] | None = None
+) -> str:
+    """The kind ("xlsx") of a zip that is a plain, safe workbook; raises Refusal otherwise.
+
+    ``keep``: filled with the parts read whole (workbook, relationships, shared strings,
+    worksheets), inflated and checked, by normalised name, for a reader to parse without
+    inflating them again.
+    """
     check_package_kind(data, members)
     try:
-        _check_workbook_parts(data, members, name, limits)
+        _check_workbook_parts(data, members, name, limits, {} if keep is None else keep)
     except Refusal as refusal:
         # Past the package check the file is known to be a workbook, even a broken one.
         refusal.kind = "xlsx" if refusal.kind == "zip" else refusal.kind
@@ -74,18 +83,20 @@ def check_workbook_package(data: bytes, members: Members, name: str, limits: She
     return "xlsx"
 
 
-def _check_workbook_parts(data: bytes, members: Members, name: str, limits: SheetLimits) -> None:
+def _check_workbook_parts(
+    data: bytes, members: Members, name: str, limits: SheetLimits, keep: dict[str, bytes]
+) -> None:
     """Macros, links, then every XML part: what check_workbook_package checks after the package kind."""
     if _has_macro_parts(name, members):
         raise Refusal("macro_enabled", "xlsm")
     if any(n.startswith("xl/externallinks/") or n == "xl/connections.xml" for n in members):
         raise Refusal("external_links", "xlsx")
-    content_types = check_xml(read_member(data, members[CONTENT_TYPES]), "[Content_Types].xml")
+    _raw, content_types = _read_whole(data, members, CONTENT_TYPES, limits)
     if b"macroenabled" in content_types.lower():
         raise Refusal("macro_enabled", "xlsm")
     relations = b""
     if WORKBOOK_RELS in members:
-        relations = check_xml(read_member(data, members[WORKBOOK_RELS]), members[WORKBOOK_RELS].filename)
+        keep[WORKBOOK_RELS], relations = _read_whole(data, members, WORKBOOK_RELS, limits)
     # Everything the workbook points to is read whole: a worksheet may live outside
     # xl/worksheets/ and readers follow the relationship to it.
     targets = {_resolve_target(t) for t in _TARGET.findall(relations)} & members.keys()
@@ -101,13 +112,84 @@ def _check_workbook_parts(data: bytes, members: Members, name: str, limits: Shee
         if part in (CONTENT_TYPES, WORKBOOK_RELS):
             continue
         if part in whole:
-            text = check_xml(read_member(data, info), info.filename)
-            if part.startswith("xl/worksheets/") or (part in maybe_sheets and b"sheetData" in text):
-                check_sheet_extent(data, members, part, text, limits)
+            keep[part], _text = _read_whole(data, members, part, limits, part in maybe_sheets)
         elif part.endswith(_XML_SUFFIXES):
-            check_xml(
-                read_member_head(data, info, PROLOG_BYTES), info.filename, complete=info.file_size <= PROLOG_BYTES
-            )
+            _check_head(data, info)
+
+
+def _read_whole(
+    data: bytes, members: Members, part: str, limits: SheetLimits, maybe_sheet: bool = False
+) -> tuple[bytes, bytes]:
+    """A part read whole and checked (XML declarations; a worksheet's reach): its bytes, and as check_xml gives them.
+
+    A part whose compressed bytes were checked before (the same theme, styles, workbook… in
+    every unit's copy of a template) is not inflated and checked again: the same compressed
+    bytes inflate to the same content, which passes the same checks.
+    """
+    info = members[part]
+    key = _PASSED.key(data, info, ("whole", part, maybe_sheet, limits))
+    found = _PASSED.get(key)
+    if found is not None:
+        return found
+    raw = read_member(data, info)
+    text = check_xml(raw, info.filename)
+    if part.startswith("xl/worksheets/") or (maybe_sheet and b"sheetData" in text):
+        check_sheet_extent(data, members, part, text, limits)
+    _PASSED.put(key, (raw, text))
+    return raw, text
+
+
+def _check_head(data: bytes, info: zipfile.ZipInfo) -> None:
+    """Check the prolog of a part readers do not parse (a DOCTYPE can only stand before the root element)."""
+    key = _PASSED.key(data, info, ("head",))
+    if _PASSED.get(key) is not None:
+        return
+    check_xml(read_member_head(data, info, PROLOG_BYTES), info.filename, complete=info.file_size <= PROLOG_BYTES)
+    _PASSED.put(key, (b"", b""))
+
+
+class _Passed:
+    """Parts that passed the checks, by their compressed bytes (and what decides which checks ran).
+
+    Bounded in entries and bytes; only small parts are kept.
+    """
+
+    MAX_ENTRIES = 256
+    MAX_PART = 256 * 1024  # compressed or inflated size of a part kept at most
+    MAX_BYTES = 16 * 2**20
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple, tuple[bytes, bytes]] = {}
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def key(self, data: bytes, info: zipfile.ZipInfo, what: tuple) -> tuple | None:
+        """The key of a member's content, or None when it is too big to keep; the local header is checked here."""
+        if info.compress_size > self.MAX_PART or info.file_size > self.MAX_PART:
+            return None
+        raw = raw_data(data, info)  # refuses a local header that disagrees with the directory
+        return (what, info.compress_type, info.file_size, info.CRC, bytes(raw))
+
+    def get(self, key: tuple | None) -> tuple[bytes, bytes] | None:
+        return None if key is None else self.entries.get(key)
+
+    def put(self, key: tuple | None, value: tuple[bytes, bytes]) -> None:
+        if key is None:
+            return
+        with self.lock:
+            if key not in self.entries:
+                self.entries[key] = value
+                self.size += _entry_size(key, value)
+            while len(self.entries) > self.MAX_ENTRIES or self.size > self.MAX_BYTES:
+                oldest = next(iter(self.entries))
+                self.size -= _entry_size(oldest, self.entries.pop(oldest))
+
+
+def _entry_size(key: tuple, value: tuple[bytes, bytes]) -> int:
+    return len(key[-1]) + len(value[0]) + (len(value[1]) if value[1] is not value[0] else 0)
+
+
+_PASSED = _Passed()
 
 
 def check_package_kind(data: bytes, members: Members) -> None:

@@ -17,7 +17,8 @@ import hashlib
 import os
 import re
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from forms.findings import Finding
@@ -68,6 +69,10 @@ class ContainerReport:
     kind: str
     sha256: str
     size: int
+    # With ``inspect_bytes(keep_parts=True)`` and an accepted workbook: the parts read whole
+    # (workbook, relationships, shared strings, worksheets), inflated, CRC- and DTD-checked,
+    # by normalised name (processors.zip_members.normalise_name).
+    parts: Mapping[str, bytes] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,21 +149,25 @@ def inspect_bytes(
     max_sheet_bytes: int = MAX_SHEET_BYTES,
     max_sheet_rows: int = MAX_SHEET_ROWS,
     max_sheet_columns: int = MAX_SHEET_COLUMNS,
+    keep_parts: bool = False,
 ) -> ContainerReport:
-    """Judge a file's bytes, `name` being its untrusted file name; never raises, whatever the bytes."""
+    """Judge a file's bytes, `name` being its untrusted file name; never raises, whatever the bytes.
+
+    ``keep_parts``: an accepted workbook's report carries the parts read whole (``parts``).
+    """
     sheet = SheetLimits(max_sheet_bytes, max_sheet_rows, max_sheet_columns)
     limits = _Limits(max_bytes, max_uncompressed, max_ratio, max_members, sheet)
-    return _inspect(bytes(data), name, limits)
+    return _inspect(bytes(data), name, limits, {} if keep_parts else None)
 
 
-def _inspect(data: bytes, name: str, limits: _Limits) -> ContainerReport:
+def _inspect(data: bytes, name: str, limits: _Limits, keep: dict[str, bytes] | None = None) -> ContainerReport:
     """Hash, then judge; a refusal becomes the report's one finding."""
     digest = hashlib.sha256(data).hexdigest()
     try:
-        kind = _judge(data, name, limits)
+        kind = _judge(data, name, limits, keep)
     except Refusal as refusal:
         return _report_refusal(refusal, name, digest, len(data))
-    return ContainerReport(ok=True, finding=None, kind=kind, sha256=digest, size=len(data))
+    return ContainerReport(ok=True, finding=None, kind=kind, sha256=digest, size=len(data), parts=keep)
 
 
 def _report_refusal(refusal: Refusal, name: str, digest: str, size: int) -> ContainerReport:
@@ -182,7 +191,7 @@ def _irregular_kind(mode: int) -> str:
     return "link" if stat.S_ISLNK(mode) else "special"
 
 
-def _judge(data: bytes, name: str, limits: _Limits) -> str:
+def _judge(data: bytes, name: str, limits: _Limits, keep: dict[str, bytes] | None = None) -> str:
     """The kind of an acceptable file; raises Refusal otherwise."""
     if not data:
         raise Refusal("empty_file", "empty")
@@ -191,7 +200,7 @@ def _judge(data: bytes, name: str, limits: _Limits) -> str:
     if data.startswith(_ZIP_MAGICS):
         members = index_members(data)
         check_bomb(members, limits.max_members, limits.max_uncompressed, limits.max_ratio)
-        return check_workbook_package(data, members, name, limits.sheet)
+        return check_workbook_package(data, members, name, limits.sheet, keep)
     if data.startswith(cfb.MAGIC):
         raise _judge_cfb(data)
     raise _judge_other(data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 import statistics
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,9 +23,10 @@ from forms.layout import (
     ROLE_FORMULA,
     SHEET_REPORT,
     TemplateLayout,
-    changed_locked_cells,
+    canonical_value,
     input_name,
     layout_template,
+    locked_content,
 )
 from forms.parsing import fold, suggest_thousands
 from forms.schema import Campaign, Indicator, IndicatorKind, Period, Unit
@@ -189,7 +191,7 @@ def identify(
             )
         )
         return findings, unit, layout
-    changed = changed_locked_cells(layout, got.locked)
+    changed = _changed_locked_cells(layout, got.locked)
     for sheet, cell, issued, found in changed[:20]:
         findings.append(
             _finding(
@@ -224,6 +226,40 @@ def identify(
             )
         )
     return findings, unit, layout
+
+
+def _changed_locked_cells(
+    layout: TemplateLayout, found: Mapping[tuple[str, str], Any]
+) -> list[tuple[str, str, Any, Any]]:
+    """``forms.layout.changed_locked_cells``, with the issued side worked out once per layout."""
+    changes = []
+    for place, issued, canonical in _issued_locked(layout):
+        value = found.get(place)
+        kind = type(value)
+        # What certainly has the issued canonical form is unchanged: the same text, the same
+        # non-zero number (-0.0 and 0.0 differ in it), nothing where nothing was issued.
+        # Anything else is compared as the digest compares it.
+        if kind is str or kind is float:
+            if value == issued and (kind is str or (value and type(issued) in (int, float))):
+                continue
+        elif value is None and issued is None:
+            continue
+        if canonical_value(value) != canonical:
+            changes.append((place[0], place[1], issued, value))
+    return changes
+
+
+# Per layout, its locked content with each issued value's canonical form; an entry goes with its layout.
+_issued_by_layout: dict[int, list[tuple[tuple[str, str], Any, Any]]] = {}
+
+
+def _issued_locked(layout: TemplateLayout) -> list[tuple[tuple[str, str], Any, Any]]:
+    found = _issued_by_layout.get(id(layout))
+    if found is None:
+        found = [((sheet, ref), value, canonical_value(value)) for sheet, ref, value in locked_content(layout.cells)]
+        _issued_by_layout[id(layout)] = found
+        weakref.finalize(layout, _issued_by_layout.pop, id(layout), None)
+    return found
 
 
 def _shown(value: Any) -> str:

@@ -10,7 +10,9 @@ same. Values are kept raw (calamine gives floats for whole numbers, datetimes fo
 
 from __future__ import annotations
 
+import functools
 import io
+import posixpath
 import re
 import zipfile
 from collections.abc import Mapping
@@ -32,6 +34,7 @@ from forms.layout import (
     cell_ref,
 )
 from forms.signing import verify_identity
+from processors.zip_members import normalise_name
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
@@ -49,6 +52,13 @@ _CELL = re.compile(r"^([A-Z]{1,3})(\d+)$")
 # Opening tags of cells and formulas, with or without a namespace prefix.
 _CELL_OR_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?(?P<kind>[cf])(?=[\s/>])(?P<attrs>[^>]*)>")
 _REF_ATTRIBUTE = re.compile(rb"""\br\s*=\s*(["'])([^"']*)\1""")
+
+
+_WORKBOOK = "xl/workbook.xml"  # normalised part names (processors.zip_members.normalise_name)
+_WORKBOOK_RELS = "xl/_rels/workbook.xml.rels"
+_BOOK_CACHE = 64  # distinct workbook.xml parts remembered (a campaign has a few template shapes)
+_BOOK_CACHE_BYTES = 64 * 1024  # larger ones are not remembered
+_book_cache: dict[tuple[bytes, bytes | None], _BookXml] = {}
 
 
 class UnreadableWorkbook(Exception):
@@ -104,12 +114,17 @@ def read_return(path: Path) -> ReturnedWorkbook:
     return read_return_bytes(data, str(path))
 
 
-def read_return_bytes(data: bytes, name: str = "") -> ReturnedWorkbook:
-    """Read a returned template from its bytes; ``name`` is only used in messages."""
+def read_return_bytes(data: bytes, name: str = "", parts: Mapping[str, bytes] | None = None) -> ReturnedWorkbook:
+    """Read a returned template from its bytes; ``name`` is only used in messages.
+
+    ``parts``: the workbook's parts as ``processors.safety.inspect_bytes(keep_parts=True)``
+    inflated and checked them (that check also bounds the file's and the parts' sizes);
+    then they are parsed from there instead of from the zip again.
+    """
     if len(data) > MAX_FILE_BYTES:
         raise UnreadableWorkbook("too_large", _too_large(Path(name).name, len(data)))
-    archive = _open_zip(data)
-    book_xml = _read_workbook_xml(archive)
+    source: zipfile.ZipFile | _CheckedParts = _open_zip(data) if parts is None else _CheckedParts(parts)
+    book_xml = _read_workbook_xml(source)
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except CalamineError as exc:
@@ -131,7 +146,7 @@ def read_return_bytes(data: bytes, name: str = "") -> ReturnedWorkbook:
         unit_code=grids.value(*names[NAME_UNIT_CODE]) if NAME_UNIT_CODE in names else None,
         period_label=grids.value(*names[NAME_PERIOD]) if NAME_PERIOD in names else None,
         inputs={code: grids.value(*target) for code, target in input_refs.items()},
-        formulas=_input_formulas(archive, book_xml, input_refs),
+        formulas=_input_formulas(source, book_xml, input_refs),
         cells=_non_empty_cells(SHEET_REPORT, grids.get(SHEET_REPORT)),
         missing=tuple(missing),
     )
@@ -177,8 +192,25 @@ class _BookXml:
     structure_locked: bool
 
 
-def _read_workbook_xml(archive: zipfile.ZipFile) -> _BookXml:
+def _read_workbook_xml(archive: zipfile.ZipFile | _CheckedParts) -> _BookXml:
     """Global defined names, sheet visibility and parts, and whether the structure is protected."""
+    if isinstance(archive, _CheckedParts):
+        # Every unit's template of one shape, saved by one program, has the very same
+        # workbook.xml: parse those bytes once (the answer depends on nothing else).
+        book, rels = archive.parts.get(_WORKBOOK), archive.parts.get(_WORKBOOK_RELS)
+        if book is not None and len(book) + len(rels or b"") <= _BOOK_CACHE_BYTES:
+            key = (book, rels)
+            found = _book_cache.get(key)
+            if found is None:
+                found = _parse_workbook_xml(archive)
+                if len(_book_cache) >= _BOOK_CACHE:
+                    _book_cache.pop(next(iter(_book_cache)))
+                _book_cache[key] = found
+            return found
+    return _parse_workbook_xml(archive)
+
+
+def _parse_workbook_xml(archive: zipfile.ZipFile | _CheckedParts) -> _BookXml:
     root = _parse_member(archive, "xl/workbook.xml", required=True)
     rels = _parse_member(archive, "xl/_rels/workbook.xml.rels", required=False)
     targets = {}
@@ -204,8 +236,38 @@ def _read_workbook_xml(archive: zipfile.ZipFile) -> _BookXml:
     return _BookXml(names, states, parts, locked)
 
 
-def _parse_member(archive: zipfile.ZipFile, member: str, required: bool) -> Any:
+class _CheckedParts:
+    """Parts already inflated and checked by the safety checks, looked up as zip members are."""
+
+    def __init__(self, parts: Mapping[str, bytes]):
+        self.parts = parts
+
+    def read(self, member: str) -> bytes:
+        """The part's bytes (KeyError when the package has no such part, or it was not read whole)."""
+        # The safety checks' names: forward slashes, ".." resolved, no leading slash, lower case.
+        name = member.replace("\\", "/")
+        if "." in name.rpartition("/")[0] or "//" in name:
+            name = posixpath.normpath(name)
+        return self.parts[normalise_name(name)]
+
+
+def _parse_member(archive: zipfile.ZipFile | _CheckedParts, member: str, required: bool) -> Any:
     """A zip member parsed with defusedxml (no entities, no DTDs), size-capped; None when absent and optional."""
+    if isinstance(archive, _CheckedParts):
+        try:
+            content = archive.read(member)
+        except KeyError as exc:
+            if not required:
+                return None
+            raise UnreadableWorkbook(
+                "not_a_workbook", f"Tệp không phải bảng tính Excel (.xlsx): thiếu {member}."
+            ) from exc
+        if len(content) > MAX_PART_BYTES:
+            raise UnreadableWorkbook("too_large", "Một phần của bảng tính quá lớn; không phải mẫu biểu đã phát.")
+        try:
+            return ElementTree.fromstring(content)
+        except (ElementTree.ParseError, ValueError) as exc:
+            raise UnreadableWorkbook("not_a_workbook", "Tệp Excel bị hỏng hoặc chứa nội dung không được phép.") from exc
     try:
         info = archive.getinfo(member)
     except KeyError as exc:
@@ -221,7 +283,9 @@ def _parse_member(archive: zipfile.ZipFile, member: str, required: bool) -> Any:
         raise UnreadableWorkbook("not_a_workbook", "Tệp Excel bị hỏng hoặc chứa nội dung không được phép.") from exc
 
 
-def _input_formulas(archive: zipfile.ZipFile, book: _BookXml, refs: dict[str, tuple[str, str]]) -> dict[str, str]:
+def _input_formulas(
+    archive: zipfile.ZipFile | _CheckedParts, book: _BookXml, refs: dict[str, tuple[str, str]]
+) -> dict[str, str]:
     """Formulas found in input cells (a clerk typed ``=...`` into a number cell); calamine only gives results."""
     wanted: dict[str, dict[str, str]] = {}
     for code, (sheet, ref) in refs.items():
@@ -240,7 +304,7 @@ def _input_formulas(archive: zipfile.ZipFile, book: _BookXml, refs: dict[str, tu
     return found
 
 
-def _may_hold_formula(archive: zipfile.ZipFile, part: str, refs: Mapping[str, str]) -> bool:
+def _may_hold_formula(archive: zipfile.ZipFile | _CheckedParts, part: str, refs: Mapping[str, str]) -> bool:
     """Cheap scan: does any formula element sit in one of ``refs``? False only when certainly not."""
     # Parsing a sheet with defusedxml costs more than everything else the reader does; a
     # linear scan of the tags settles the usual case (no formula typed) without it. Anything
@@ -249,13 +313,14 @@ def _may_hold_formula(archive: zipfile.ZipFile, part: str, refs: Mapping[str, st
         xml = archive.read(part)
     except (KeyError, zipfile.BadZipFile, ValueError, EOFError):
         return False
-    current = None
+    cell = None  # the latest cell's tag; its reference is only worked out when a formula follows
     for tag in _CELL_OR_FORMULA.finditer(xml):
         if tag["kind"] == b"c":
-            ref = _REF_ATTRIBUTE.search(tag["attrs"])
-            current = ref[2].decode("ascii", "replace") if ref else None
-        elif current in refs:
-            return True
+            cell = tag
+        elif cell is not None:
+            ref = _REF_ATTRIBUTE.search(cell["attrs"])
+            if ref and ref[2].decode("ascii", "replace") in refs:
+                return True
     return False
 
 
@@ -277,14 +342,21 @@ class _SheetGrids:
     def value(self, sheet: str, ref: str) -> Any:
         """The raw value of one cell (the first cell of a range); None when empty or absent."""
         grid = self.get(sheet)
-        found = _CELL.match(ref.split(":")[0])
-        if grid is None or not found:
+        position = _position(ref)
+        if grid is None or position is None:
             return None
-        row, col = int(found[2]) - 1, _column_index(found[1])
+        row, col = position
         if row >= len(grid) or col >= len(grid[row]):
             return None
         value = grid[row][col]
         return None if value == "" else value
+
+
+@functools.lru_cache(maxsize=4096)
+def _position(ref: str) -> tuple[int, int] | None:
+    """0-based (row, column) of ``F12`` (of a range's first cell); None when it is not a cell reference."""
+    found = _CELL.match(ref.split(":")[0])
+    return (int(found[2]) - 1, _column_index(found[1])) if found else None
 
 
 def _read_meta(grid: list[list[Any]] | None) -> dict[str, str]:
@@ -309,8 +381,14 @@ def _non_empty_cells(sheet: str, grid: list[list[Any]] | None) -> dict[tuple[str
     for r, row in enumerate(grid or [], 1):
         for c, value in enumerate(row, 1):
             if value != "":
-                cells[(sheet, cell_ref(r, c))] = value
+                cells[(sheet, _ref(r, c))] = value
     return cells
+
+
+@functools.lru_cache(maxsize=16384)
+def _ref(row: int, col: int) -> str:
+    """``cell_ref``, remembered: a template's few hundred cells are named again in every file read."""
+    return cell_ref(row, col)
 
 
 def _column_index(letters: str) -> int:

@@ -88,6 +88,11 @@ def read_member_head(data: bytes, info: zipfile.ZipInfo, size: int) -> bytes:
     return _inflate(raw, info, size, whole=False)
 
 
+def raw_data(data: bytes, info: zipfile.ZipInfo) -> memoryview:
+    """The compressed bytes of a member; refuses a local header that disagrees with the directory, or encryption."""
+    return _raw_data(data, info)
+
+
 def _raw_data(data: bytes, info: zipfile.ZipInfo) -> memoryview:
     """The compressed bytes of a member, after a local header that must agree with the directory."""
     if info.flag_bits & _ENCRYPTED_FLAG or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
