@@ -46,6 +46,8 @@ from processors.master_writer import STAMP_PROPERTY, MasterContent, render_maste
 from shared_folder_layout.share import Share
 
 if TYPE_CHECKING:  # pandas is loaded only when the master is rebuilt: an intake pass that finds it current stays light
+    import pandas as pd
+
     from processors.report_source import ReportSource
 
 UPDATED = "updated"
@@ -144,6 +146,12 @@ def current_report(campaign: Campaign, source: ReportSource, moment: datetime) -
         return None, f" Chưa lập được báo cáo tổng hợp ({type(err).__name__}: {err}); bấm nút «Tổng hợp» để thử lại."
 
 
+def figure_records(frame: pd.DataFrame) -> list[dict]:
+    """The figures' table as one dict per row, as ``to_dict("records")`` gives them, built column by column (faster)."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, row, strict=True)) for row in zip(*(frame[c].tolist() for c in columns), strict=True)]
+
+
 def build_content(share: Share, ledger: Ledger, stamp: str, moment: datetime) -> MasterContent:
     """The master's content from one read of the ledger: «Dữ liệu», «Nhật ký» and the current report."""
     from processors.master_vba import BUTTON_MACRO, CONF_SHEET
@@ -151,7 +159,7 @@ def build_content(share: Share, ledger: Ledger, stamp: str, moment: datetime) ->
 
     campaign = share.campaign
     source = read_report_source(ledger)
-    figures, records = source.figures.to_dict("records"), source.records
+    figures, records = figure_records(source.figures), source.records
     in_use = sum(1 for r in records if r.is_effective)
     summary = (
         f"Cập nhật lúc {format_moment(moment)}: {format_number(len(figures))} số liệu của {format_number(in_use)} "

@@ -123,8 +123,14 @@ def make_figure(campaign: Campaign, indicator: str, value: Any) -> Any:
 def data_table(campaign: Campaign, figures: Iterable[Mapping[str, Any]]) -> Table:
     """«Dữ liệu»: one row per effective accepted figure, in the ledger's order."""
     units, periods, indicators = campaign.unit_by_code, campaign.period_by_code, campaign.indicator_by_code
+    moments: dict[Any, datetime] = {}  # a file's figures share its moment: convert it once
     rows = []
     for f in figures:
+        received = f["received_at"]
+        moment = moments.get(received)
+        if moment is None:
+            local = local_moment(received)  # a plain datetime (the ledger's frame gives pandas Timestamps):
+            moment = moments[received] = datetime(*local.timetuple()[:6], local.microsecond)  # quicker to write
         unit, period = units.get(f["unit_code"]), periods.get(f["period_code"])
         indicator = indicators.get(f["indicator"])
         rows.append(
@@ -136,7 +142,7 @@ def data_table(campaign: Campaign, figures: Iterable[Mapping[str, Any]]) -> Tabl
                 f["indicator"],
                 indicator.name if indicator else "",
                 make_figure(campaign, f["indicator"], f["value"]),
-                local_moment(f["received_at"]),
+                moment,
                 TIMELINESS_LABELS.get(f["timeliness"] or "", ""),
                 clip_text(f["original_name"] or ""),
                 f["sha256"],
@@ -514,7 +520,9 @@ def wrapped_lines(text: str, width: float) -> int:
 def row_heights(table: Table) -> dict[int, float]:
     """{0-based row of ``table.rows``: height in points} for the rows whose wrapped text needs more than one line."""
     wrapped = [(i, c.width) for i, c in enumerate(table.columns) if c.style == "wrap"]
-    heights = {}
+    heights: dict[int, float] = {}
+    if not wrapped:
+        return heights
     for r, row in enumerate(table.rows):
         lines = max((wrapped_lines(row[i], width) for i, width in wrapped if isinstance(row[i], str)), default=1)
         if lines > 1:
