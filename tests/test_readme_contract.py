@@ -107,3 +107,16 @@ def test_every_defined_name_of_a_template_is_in_the_readme(template_names: set[s
     text = readme()
     missing = sorted({documented_name(n) for n in template_names if f"`{documented_name(n)}`" not in text})
     assert not missing, f"README.md does not document the template's defined names: {', '.join(missing)}"
+
+
+def test_quick_start_holds_exactly_the_two_commands() -> None:
+    """«Bắt đầu nhanh»: one command sets up and runs the demo, one sets up and runs every test (.ci/run)."""
+    text = readme()
+    start = text.index("\n## Bắt đầu nhanh\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    commands = [line for block in blocks for line in block.splitlines() if line.strip()]
+    assert commands == [
+        "python3.11 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/chitieu demo",
+        "bash .ci/run",
+    ]
