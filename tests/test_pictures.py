@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
-import shutil
 import struct
 import sys
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
+from clerk.libreoffice import require_libreoffice
 
 SCRIPT = Path(__file__).resolve().parents[1] / "docs" / "make_pictures.py"
 _spec = importlib.util.spec_from_file_location("make_pictures", SCRIPT)
@@ -70,11 +69,7 @@ def test_a_receipt_workbook_holds_every_line() -> None:
 
 @pytest.mark.libreoffice
 def test_a_real_picture_is_made_with_libreoffice_and_pdftoppm(tmp_path: Path) -> None:
-    missing = [tool for tool in ("soffice", "pdftoppm", "pdfinfo") if shutil.which(tool) is None]
-    if missing:
-        if os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}:
-            pytest.fail(f"CI=true but {', '.join(missing)} missing; .ci/run installs them", pytrace=False)
-        pytest.skip(f"{', '.join(missing)} not installed (libreoffice-calc-nogui, poppler-utils)")
+    require_libreoffice("pdftoppm", "pdfinfo")
     receipt = tmp_path / "phieu.xlsx"
     receipt.write_bytes(pictures.receipt_workbook(RECEIPT))
     two = tmp_path / "hai_trang.xlsx"

@@ -25,6 +25,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
+from clerk.libreoffice import require_libreoffice
 from intake_helpers import make_encrypted, make_ods
 
 from processors.safety import ContainerReport, inspect_bytes, inspect_container, safe_display_name, safe_file_component
@@ -387,9 +388,8 @@ def test_plain_zip_and_docx_are_wrong_type(tmp_path: Path) -> None:
 
 @pytest.mark.libreoffice
 def test_libreoffice_ods_refused_and_libreoffice_xlsx_accepted(tmp_path: Path, workbook: bytes) -> None:
+    require_libreoffice()
     soffice = shutil.which("soffice")
-    if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not installed")
     source = write(tmp_path, workbook, "mau.xlsx")
     profile = f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}"
     for target, out in (("ods", tmp_path / "ods"), ("xlsx:Calc MS Excel 2007 XML", tmp_path / "xlsx")):

@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 LO_FILL = Path(__file__).resolve().with_name("lo_fill.py")
 INSTALL_HINT = "apt-get install --no-install-recommends libreoffice-calc-nogui python3-uno"
@@ -69,6 +71,24 @@ def missing_libreoffice() -> str:
     if probe.returncode != 0:
         return f"{SYSTEM_PYTHON} cannot import uno ({probe.stderr.strip().splitlines()[-1:]}): {INSTALL_HINT}"
     return ""
+
+
+def in_ci() -> bool:
+    """True under CI (``.ci/run`` exports CI=true): a missing tool there is a missing install step."""
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def require_libreoffice(*tools: str) -> None:
+    """Return when LibreOffice (and ``tools``) can run; else skip on a developer's machine and fail under CI."""
+    reason = missing_libreoffice()
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        reason = "; ".join(filter(None, [reason, f"{', '.join(missing)} not found (poppler-utils)"]))
+    if not reason:
+        return
+    if in_ci():
+        pytest.fail(f"CI=true but a required tool cannot run: {reason}. .ci/run installs it.", pytrace=False)
+    pytest.skip(f"not installed on this machine ({reason}); `bash .ci/run` installs it")
 
 
 def libreoffice_available() -> bool:
