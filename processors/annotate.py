@@ -72,6 +72,8 @@ def annotate_bytes(original: bytes, marks: Sequence[tuple[str, str, str]], fill_
         archive = zipfile.ZipFile(io.BytesIO(original))
         infos = archive.infolist()
         parts = {info.filename: archive.read(info) for info in infos}
+    # NotImplementedError is zipfile's answer to a compression method it lacks (e.g. Deflate64):
+    # not a placeholder here, just another file the direct edit hands to openpyxl.
     except (zipfile.BadZipFile, ValueError, EOFError, KeyError, NotImplementedError) as exc:
         raise Unsupported(f"zip: {exc}") from exc
     names = {name.lower(): name for name in parts}
