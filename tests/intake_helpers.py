@@ -430,11 +430,12 @@ def make_ods() -> bytes:
 
 
 def make_pdf() -> bytes:
-    """A minimal one-page PDF."""
+    """A minimal PDF 1.4 with one text page."""
     return (
         b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
         b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R>>endobj\n"
+        b"4 0 obj<</Length 44>>stream\nBT /F1 12 Tf 72 712 Td (Bao cao) Tj ET\nendstream endobj\n"
         b"trailer<</Root 1 0 R>>\n%%EOF\n"
     )
 

@@ -26,7 +26,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 from clerk.libreoffice import require_libreoffice
-from intake_helpers import make_encrypted, make_ods
+from intake_helpers import make_encrypted, make_ods, make_pdf, make_xls, rewrite_zip
 
 from processors.safety import ContainerReport, inspect_bytes, inspect_container, safe_display_name, safe_file_component
 from processors.safety_messages import codes
@@ -77,23 +77,6 @@ def make_openpyxl_workbook() -> bytes:
     return buffer.getvalue()
 
 
-def rewrite_zip(
-    data: bytes, replace: dict[str, bytes | None] | None = None, add: dict[str, bytes] | None = None
-) -> bytes:
-    """A copy of a zip with members replaced (None removes one) and members added."""
-    replace = replace or {}
-    source = zipfile.ZipFile(io.BytesIO(data))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = replace.get(info.filename, source.read(info.filename))
-            if content is not None:
-                target.writestr(info.filename, content)
-        for name, content in (add or {}).items():
-            target.writestr(name, content)
-    return buffer.getvalue()
-
-
 def read_member(data: bytes, name: str) -> bytes:
     """One member of a zip."""
     return zipfile.ZipFile(io.BytesIO(data)).read(name)
@@ -124,18 +107,6 @@ def make_xlsm() -> bytes:
     return buffer.getvalue()
 
 
-def make_xls() -> bytes:
-    """A real Excel 97-2003 workbook written by xlwt."""
-    xlwt = pytest.importorskip("xlwt")
-    book = xlwt.Workbook(encoding="utf-8")
-    sheet = book.add_sheet("Bao cao")
-    sheet.write(0, 0, "Chỉ tiêu")
-    sheet.write(0, 1, 50802)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
 def make_png() -> bytes:
     """A small real PNG (a photo of the paper form, as clerks sometimes send)."""
     raw = b"".join(b"\x00" + bytes(3 * 8) for _ in range(8))
@@ -145,17 +116,6 @@ def make_png() -> bytes:
 
     header = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
-def make_pdf() -> bytes:
-    """A minimal PDF 1.4 with one text page."""
-    return (
-        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R>>endobj\n"
-        b"4 0 obj<</Length 44>>stream\nBT /F1 12 Tf 72 712 Td (Bao cao) Tj ET\nendstream endobj\n"
-        b"trailer<</Root 1 0 R>>\n%%EOF\n"
-    )
 
 
 def make_zip_bomb(base: bytes, megabytes: int) -> bytes:
