@@ -135,7 +135,10 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorized():
             self._text(HTTPStatus.UNAUTHORIZED, "Sai mã truy cập (Authorization).")
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0  # a length that is not a number: answered like an empty request
         if length <= 0 or length > MAX_BODY:
             self.close_connection = True
             self._text(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
 import subprocess
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections import Counter
@@ -259,6 +261,21 @@ def post(url: str, body: bytes, token: str = "bi-mat") -> tuple[int, bytes]:
         return err.code, err.read()
 
 
+def raw_post(server: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    """A POST with hand-set headers and no body (what urllib will not send); (status, body)."""
+    address = urllib.parse.urlsplit(server)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    try:
+        connection.putrequest("POST", path)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def test_server_runs_the_button_over_http(reported: Share, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHITIEU_NOW", LATE_DAY_1)
     payload = book_payload(reported.layout.master)
@@ -274,6 +291,12 @@ def test_server_runs_the_button_over_http(reported: Share, server: str, monkeypa
     assert post(server + ENDPOINT, json.dumps(payload).encode(), token="sai")[0] == 401
     status, body = post(server + ENDPOINT, b"{not json")
     assert status == 400 and "không phải sổ tính" in body.decode()
+    status, body = post(server + ENDPOINT, b"")
+    assert status == 400 and "quá lớn hoặc rỗng" in body.decode()
+    status, body = raw_post(server, ENDPOINT, {"Content-Length": "abc", "Authorization": "bi-mat"})
+    assert status == 400 and "quá lớn hoặc rỗng" in body.decode()
+    status, body = raw_post(server, ENDPOINT, {"Content-Length": str(10**12), "Authorization": "bi-mat"})
+    assert status == 413 and "quá lớn hoặc rỗng" in body.decode()
     with urllib.request.urlopen(server + "/", timeout=10) as response:
         page = response.read().decode()
     assert reported.campaign.info.name in page and "phi thương mại" in page
